@@ -1,0 +1,145 @@
+"""One error hierarchy for the gateway, mapped once to Anthropic's error envelope.
+
+    GatewayError                      api_error            500
+    ├── InvalidRequest                invalid_request_error 400
+    │   └── PromptTooLong             invalid_request_error 400  ("prompt is too long: …")
+    ├── AuthenticationFailed          authentication_error 401
+    ├── PermissionDenied              permission_error     403
+    ├── NotFound                      not_found_error      404
+    ├── RequestTooLarge               request_too_large    413
+    ├── UnsupportedMediaType          invalid_request_error 415
+    ├── RateLimited                   rate_limit_error     429  (retry-after)
+    ├── UpstreamError                 api_error            500/502 (the backend's own message)
+    ├── BackendUnavailable            api_error            503  (names the URL and what to start)
+    ├── UpstreamTimeout               api_error            504
+    └── Overloaded                    overloaded_error     529  (retry-after)
+
+Claude Code reads `x-should-retry` and `retry-after`, and matches on error wording: a context
+overflow must start with "prompt is too long" or it will not compact.
+"""
+
+from __future__ import annotations
+
+import orjson
+
+__all__ = [
+    "AuthenticationFailed",
+    "BackendUnavailable",
+    "GatewayError",
+    "InvalidRequest",
+    "NotFound",
+    "Overloaded",
+    "PermissionDenied",
+    "PromptTooLong",
+    "RateLimited",
+    "RequestTooLarge",
+    "UnsupportedMediaType",
+    "UpstreamError",
+    "UpstreamTimeout",
+    "error_body",
+]
+
+
+class GatewayError(Exception):
+    """Base class; `status`, `error_type` and `retryable` decide the HTTP answer."""
+
+    status: int = 500
+    error_type: str = "api_error"
+    retryable: bool = True
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.retry_after = retry_after
+
+    def body(self) -> bytes:
+        return error_body(self.error_type, self.message)
+
+    def headers(self) -> dict[str, str]:
+        headers = {"x-should-retry": "true" if self.retryable else "false"}
+        if self.retry_after is not None:
+            headers["retry-after"] = str(max(1, int(-(-self.retry_after // 1))))
+        return headers
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.status}, {self.message!r})"
+
+
+class InvalidRequest(GatewayError):
+    status = 400
+    error_type = "invalid_request_error"
+    retryable = False
+
+
+class PromptTooLong(InvalidRequest):
+    """A context overflow, worded the one way Claude Code recognises."""
+
+    def __init__(self, tokens: int | None = None, maximum: int | None = None, detail: str = "") -> None:
+        if tokens is not None and maximum is not None:
+            message = f"prompt is too long: {tokens} tokens > {maximum} maximum"
+        else:
+            message = "prompt is too long" + (f": {detail}" if detail else "")
+        super().__init__(message)
+        self.tokens = tokens
+        self.maximum = maximum
+
+
+class AuthenticationFailed(GatewayError):
+    status = 401
+    error_type = "authentication_error"
+    retryable = False
+
+
+class PermissionDenied(GatewayError):
+    status = 403
+    error_type = "permission_error"
+    retryable = False
+
+
+class NotFound(GatewayError):
+    status = 404
+    error_type = "not_found_error"
+    retryable = False
+
+
+class RequestTooLarge(GatewayError):
+    status = 413
+    error_type = "request_too_large"
+    retryable = False
+
+
+class UnsupportedMediaType(GatewayError):
+    status = 415
+    error_type = "invalid_request_error"
+    retryable = False
+
+
+class RateLimited(GatewayError):
+    status = 429
+    error_type = "rate_limit_error"
+
+
+class UpstreamError(GatewayError):
+    """The backend failed; its own message is kept. `status` is set per instance."""
+
+    def __init__(self, message: str, *, status: int = 502, retry_after: float | None = None) -> None:
+        super().__init__(message, retry_after=retry_after)
+        self.status = status
+
+
+class BackendUnavailable(GatewayError):
+    status = 503
+    retryable = False
+
+
+class UpstreamTimeout(GatewayError):
+    status = 504
+
+
+class Overloaded(GatewayError):
+    status = 529
+    error_type = "overloaded_error"
+
+
+def error_body(error_type: str, message: str) -> bytes:
+    return orjson.dumps({"type": "error", "error": {"type": error_type, "message": message}})

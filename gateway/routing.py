@@ -1,0 +1,136 @@
+"""Which backend model serves a client's model name. Pure: config and the model list come in.
+
+Rules, first match wins (the record says which one matched):
+  alias     a configured alias (exact name)
+  catalogue a `claude-…` id that `/v1/models` lists for one backend model
+  exact     a backend model's exact name (or "backend:model")
+  haiku     a name containing "haiku" → the small model
+  opus      a name containing "opus" → the opus model if one is set apart, else big
+  big       "sonnet", "fable", or any name starting with "claude"/"anthropic" → the big model
+A trailing "[1m]" (Claude Code's 1M-context marker) is ignored. Anything else is a 404.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from gateway.config import GatewayConfig
+from gateway.errors import BackendUnavailable, NotFound
+
+__all__ = ["ModelIndex", "Route", "catalogue_id", "resolve"]
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    backend_id: str
+    model: str
+    rule: str
+    role: str | None = None  # "big" | "small" | "opus" when reached through a role
+
+
+@dataclass(frozen=True, slots=True)
+class ModelIndex:
+    """What the backends are known to serve: backend id → model names, in the backend's order."""
+
+    models: Mapping[str, Sequence[str]]
+
+    def backend_of(self, model: str) -> str | None:
+        for backend_id, names in self.models.items():
+            if model in names:
+                return backend_id
+        return None
+
+    def catalogue(self) -> dict[str, tuple[str, str]]:
+        """`claude-…` id → (backend, model): one id per backend model, stable across calls."""
+        table: dict[str, tuple[str, str]] = {}
+        for backend_id, names in self.models.items():
+            for name in names:
+                cid = catalogue_id(name)
+                if cid in table:
+                    cid = catalogue_id(f"{backend_id}-{name}")
+                table[cid] = (backend_id, name)
+        return table
+
+
+_SLUG = re.compile(r"[^a-z0-9]+")
+
+
+def catalogue_id(model: str) -> str:
+    """A Claude-Code-pickable id for a backend model (the `/model` picker lists only `claude…`)."""
+    slug = _SLUG.sub("-", model.lower()).strip("-") or "model"
+    return f"claude-local-{slug}"
+
+
+def resolve(client_model: str, config: GatewayConfig, index: ModelIndex) -> Route:
+    name = client_model.strip()
+    if name.endswith("[1m]"):
+        name = name[: -len("[1m]")]
+    if name in config.aliases:
+        target = config.aliases[name]
+        if target in ("big", "small", "opus"):
+            return _role(target, config, index, "alias")
+        return _target(target, config, index, "alias", None)
+    catalogue = index.catalogue()
+    if name in catalogue:
+        backend_id, model = catalogue[name]
+        return Route(backend_id, model, "catalogue")
+    exact = _exact(name, config, index)
+    if exact is not None:
+        return exact
+    lowered = name.lower()
+    if "haiku" in lowered:
+        return _role("small", config, index, "haiku")
+    if "opus" in lowered:
+        return _role("opus", config, index, "opus")
+    if "sonnet" in lowered or "fable" in lowered or lowered.startswith(("claude", "anthropic")):
+        return _role("big", config, index, "big")
+    valid = sorted({*config.aliases, *catalogue, *(m for ms in index.models.values() for m in ms)})
+    listing = ", ".join(valid) if valid else "no backend models are known yet"
+    raise NotFound(
+        f"model '{client_model}' is not served here. Use a Claude model name (sonnet, opus, haiku) "
+        f"or one of: {listing}"
+    )
+
+
+def _exact(name: str, config: GatewayConfig, index: ModelIndex) -> Route | None:
+    backend_ids = {b.id for b in config.backends}
+    if ":" in name:
+        backend_id, _, model = name.partition(":")
+        if backend_id in backend_ids:
+            return Route(backend_id, model, "exact")
+    backend_id = index.backend_of(name)
+    if backend_id is not None:
+        return Route(backend_id, name, "exact")
+    return None
+
+
+def _role(role: str, config: GatewayConfig, index: ModelIndex, rule: str) -> Route:
+    target = {"big": config.big, "small": config.small, "opus": config.opus}[role]
+    if role == "opus" and target is None:
+        target, role = config.big, "big"
+    if role == "small" and target is None:
+        target = config.big
+    return _target(target, config, index, rule, role)
+
+
+def _target(
+    target: str | None, config: GatewayConfig, index: ModelIndex, rule: str, role: str | None
+) -> Route:
+    if target:
+        backend_ids = [b.id for b in config.backends]
+        backend_id, sep, model = target.partition(":")
+        if sep and backend_id in backend_ids:
+            return Route(backend_id, model, rule, role)
+        return Route(index.backend_of(target) or backend_ids[0], target, rule, role)
+    # No model chosen: the first model the first backend lists.
+    for backend in config.backends:
+        names = index.models.get(backend.id) or ()
+        if names:
+            return Route(backend.id, names[0], rule, role)
+    urls = ", ".join(b.url for b in config.backends) or "none configured"
+    raise BackendUnavailable(
+        f"no model is chosen for '{role or 'big'}' and no backend has listed any model yet "
+        f"(backends: {urls}). Start LM Studio or Ollama and load a model, or pass --big MODEL."
+    )

@@ -1,0 +1,1 @@
+"""Typed shapes of the payloads the gateway reads and writes."""

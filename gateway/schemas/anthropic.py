@@ -1,0 +1,259 @@
+"""The Anthropic Messages API request, as TypedDicts validated by one pydantic TypeAdapter.
+
+Validation returns plain dicts (no model objects on the hot path). Unknown top-level fields are
+dropped; a content block of a type we do not know is kept as an `OtherBlock` so that the
+translator can replace it with a placeholder instead of failing the request.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal, TypeVar
+
+from typing_extensions import NotRequired, TypedDict
+
+import orjson
+from pydantic import ConfigDict, Discriminator, Field, Tag, TypeAdapter, ValidationError
+
+from gateway.errors import InvalidRequest
+
+__all__ = [
+    "Block",
+    "ImageBlock",
+    "Message",
+    "MessagesRequest",
+    "OtherBlock",
+    "TextBlock",
+    "ThinkingBlock",
+    "Tool",
+    "ToolChoice",
+    "ToolResultBlock",
+    "ToolUseBlock",
+    "parse_count_tokens_request",
+    "parse_messages_request",
+]
+
+_T = TypeVar("_T")
+_STRICT = ConfigDict(strict=True, extra="ignore")
+_OPEN = ConfigDict(strict=True, extra="allow")
+
+
+class CacheControl(TypedDict):
+    __pydantic_config__ = _OPEN  # type: ignore[misc]
+    type: str
+
+
+class TextBlock(TypedDict):
+    __pydantic_config__ = _STRICT  # type: ignore[misc]
+    type: Literal["text"]
+    text: str
+    cache_control: NotRequired[CacheControl | None]
+
+
+class Base64Source(TypedDict):
+    __pydantic_config__ = _STRICT  # type: ignore[misc]
+    type: Literal["base64"]
+    media_type: str
+    data: str
+
+
+class UrlSource(TypedDict):
+    __pydantic_config__ = _STRICT  # type: ignore[misc]
+    type: Literal["url"]
+    url: str
+
+
+ImageSource = Annotated[Base64Source | UrlSource, Field(discriminator="type")]
+
+
+class ImageBlock(TypedDict):
+    __pydantic_config__ = _STRICT  # type: ignore[misc]
+    type: Literal["image"]
+    source: ImageSource
+    cache_control: NotRequired[CacheControl | None]
+
+
+class ToolUseBlock(TypedDict):
+    __pydantic_config__ = _STRICT  # type: ignore[misc]
+    type: Literal["tool_use"]
+    id: str
+    name: str
+    input: dict[str, Any]
+    cache_control: NotRequired[CacheControl | None]
+
+
+class ThinkingBlock(TypedDict):
+    __pydantic_config__ = _STRICT  # type: ignore[misc]
+    type: Literal["thinking"]
+    thinking: str
+    signature: NotRequired[str]
+
+
+class OtherBlock(TypedDict):
+    """Any block type the translator does not carry (document, redacted_thinking, server tools…)."""
+
+    __pydantic_config__ = _OPEN  # type: ignore[misc]
+    type: str
+
+
+_KNOWN_RESULT_PARTS = {"text", "image"}
+_KNOWN_BLOCKS = {"text", "image", "tool_use", "tool_result", "thinking"}
+
+
+def _result_part_tag(value: Any) -> str | None:
+    if isinstance(value, dict):
+        kind = value.get("type")
+        return kind if kind in _KNOWN_RESULT_PARTS else "other"
+    return None
+
+
+ToolResultPart = Annotated[
+    Annotated[TextBlock, Tag("text")]
+    | Annotated[ImageBlock, Tag("image")]
+    | Annotated[OtherBlock, Tag("other")],
+    Discriminator(_result_part_tag),
+]
+
+
+class ToolResultBlock(TypedDict):
+    __pydantic_config__ = _STRICT  # type: ignore[misc]
+    type: Literal["tool_result"]
+    tool_use_id: str
+    content: NotRequired[str | list[ToolResultPart] | None]
+    is_error: NotRequired[bool | None]
+    cache_control: NotRequired[CacheControl | None]
+
+
+def _block_tag(value: Any) -> str | None:
+    if isinstance(value, dict):
+        kind = value.get("type")
+        return kind if kind in _KNOWN_BLOCKS else "other"
+    return None
+
+
+Block = Annotated[
+    Annotated[TextBlock, Tag("text")]
+    | Annotated[ImageBlock, Tag("image")]
+    | Annotated[ToolUseBlock, Tag("tool_use")]
+    | Annotated[ToolResultBlock, Tag("tool_result")]
+    | Annotated[ThinkingBlock, Tag("thinking")]
+    | Annotated[OtherBlock, Tag("other")],
+    Discriminator(_block_tag),
+]
+
+
+class Message(TypedDict):
+    __pydantic_config__ = _STRICT  # type: ignore[misc]
+    # "system" mid-conversation is real Claude Code traffic; "human" comes from older clients.
+    role: Literal["user", "assistant", "system", "human"]
+    content: str | list[Block]
+
+
+class Tool(TypedDict):
+    """Custom tools carry input_schema; server tools (web_search_…) carry a `type` instead."""
+
+    __pydantic_config__ = _OPEN  # type: ignore[misc]
+    name: str
+    type: NotRequired[str | None]
+    description: NotRequired[str | None]
+    input_schema: NotRequired[dict[str, Any]]
+
+
+class ToolChoice(TypedDict):
+    __pydantic_config__ = _STRICT  # type: ignore[misc]
+    type: Literal["auto", "any", "tool", "none"]
+    name: NotRequired[str]
+    disable_parallel_tool_use: NotRequired[bool]
+
+
+class Thinking(TypedDict):
+    __pydantic_config__ = _STRICT  # type: ignore[misc]
+    type: str  # "enabled" | "adaptive" | "disabled"
+    budget_tokens: NotRequired[int]
+
+
+class OutputConfig(TypedDict):
+    __pydantic_config__ = _STRICT  # type: ignore[misc]
+    effort: NotRequired[str | None]
+    format: NotRequired[dict[str, Any] | None]
+
+
+class MessagesRequest(TypedDict):
+    __pydantic_config__ = _STRICT  # type: ignore[misc]
+    model: str
+    messages: list[Message]
+    max_tokens: Annotated[int, Field(ge=1)]
+    system: NotRequired[str | list[TextBlock] | None]
+    stream: NotRequired[bool | None]
+    tools: NotRequired[list[Tool] | None]
+    tool_choice: NotRequired[ToolChoice | None]
+    temperature: NotRequired[float | None]
+    top_p: NotRequired[float | None]
+    top_k: NotRequired[int | None]
+    stop_sequences: NotRequired[list[str] | None]
+    thinking: NotRequired[Thinking | None]
+    output_config: NotRequired[OutputConfig | None]
+    metadata: NotRequired[dict[str, Any] | None]
+
+
+class CountTokensRequest(TypedDict):
+    __pydantic_config__ = _STRICT  # type: ignore[misc]
+    model: str
+    messages: list[Message]
+    system: NotRequired[str | list[TextBlock] | None]
+    tools: NotRequired[list[Tool] | None]
+    tool_choice: NotRequired[ToolChoice | None]
+    thinking: NotRequired[Thinking | None]
+
+
+_messages_adapter: TypeAdapter[MessagesRequest] = TypeAdapter(MessagesRequest)
+_count_adapter: TypeAdapter[CountTokensRequest] = TypeAdapter(CountTokensRequest)
+
+
+def parse_messages_request(body: bytes) -> MessagesRequest:
+    """Parse and validate a `POST /v1/messages` body; any problem is a 400 naming the field."""
+    return _validate(_messages_adapter, body)
+
+
+def parse_count_tokens_request(body: bytes) -> CountTokensRequest:
+    return _validate(_count_adapter, body)
+
+
+def _load_object(body: bytes) -> dict[str, Any]:
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidRequest(f"the request body is not valid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise InvalidRequest("the request body must be a JSON object")
+    return data
+
+
+def _validate(adapter: TypeAdapter[_T], body: bytes) -> _T:
+    data = _load_object(body)
+    try:
+        return adapter.validate_python(data)
+    except ValidationError as exc:
+        raise InvalidRequest(_describe(exc)) from None
+    except RecursionError:
+        raise InvalidRequest("the request body is nested too deeply") from None
+
+
+def _describe(exc: ValidationError) -> str:
+    """`messages.0.content: Field required` — Anthropic-style, first error, no input echoed."""
+    errors = exc.errors(include_url=False, include_input=False)
+    first = errors[0]
+    # Drop pydantic's union/tag branch names from the location so the path reads like JSON.
+    loc = [str(p) for p in first["loc"] if not _is_branch_label(p)]
+    where = ".".join(loc) or "body"
+    more = f" (and {len(errors) - 1} more problems)" if len(errors) > 1 else ""
+    return f"{where}: {first['msg']}{more}"
+
+
+def _is_branch_label(part: Any) -> bool:
+    if isinstance(part, int):
+        return False
+    text = str(part)
+    return text in _KNOWN_BLOCKS or text in {"other", "str", "list[...]", "none"} or (
+        text.startswith(("list[", "dict[", "function-", "tagged-union", "Annotated"))
+        or text in {"TextBlock", "Base64Source", "UrlSource", "int", "bool", "float"}
+    )
