@@ -1,0 +1,159 @@
+"""An Anthropic Messages request as an OpenAI chat-completions request body."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from gateway.schemas.anthropic import MessagesRequest
+from gateway.translate.conversation import convert_conversation
+
+__all__ = ["BackendTraits", "Translation", "anthropic_to_openai", "is_web_search_request"]
+
+
+@dataclass(frozen=True, slots=True)
+class BackendTraits:
+    """Per-backend knobs (the backends work later fills a table of these)."""
+
+    vision: bool = True  # images allowed; else text note + warning
+    reasoning_effort: bool = False  # send `reasoning_effort` (low|medium|high) when thinking is on
+    # chat_template_kwargs={"enable_thinking": bool}: llama.cpp, vLLM, SGLang, LM Studio honour it
+    thinking_switch: bool = True
+    stream_usage: bool = True  # send stream_options={"include_usage": true} when streaming
+    json_schema: bool = True  # output_config.format -> response_format json_schema
+    max_tokens_field: str = "max_tokens"  # or "max_completion_tokens" (OpenAI reasoning models)
+
+
+@dataclass(frozen=True, slots=True)
+class Translation:
+    body: dict[str, Any]  # the OpenAI chat-completions request body (model set to `model`)
+    changes: tuple[str, ...]  # what the gateway changed, for the request record
+    warnings: tuple[str, ...]  # what the backend will not see, e.g. a replaced document block
+
+
+_DEFAULT_TRAITS = BackendTraits()
+_EFFORTS = {"low": "low", "medium": "medium", "high": "high", "xhigh": "high", "max": "high"}
+
+
+def anthropic_to_openai(
+    req: MessagesRequest, model: str, *, stream: bool, traits: BackendTraits = _DEFAULT_TRAITS
+) -> Translation:
+    """Translate; pieces of `req` (tool schemas, text) are shared with the body, not copied."""
+    messages, changes, warnings = convert_conversation(req, vision=traits.vision)
+    body: dict[str, Any] = {"model": model, "messages": messages}
+    _tools(req, body, changes, warnings)
+    body[traits.max_tokens_field] = req["max_tokens"]
+    for key in ("temperature", "top_p", "top_k"):
+        value = req.get(key)
+        if value is not None:
+            body[key] = value
+    stop = req.get("stop_sequences")
+    if stop:
+        body["stop"] = stop
+    if "metadata" in req:
+        changes.append("metadata dropped")  # it carries Claude Code's device and session ids
+    output: dict[str, Any] = dict(req.get("output_config") or {})
+    _response_format(output.get("format"), body, traits, warnings)
+    _reasoning(req, output.get("effort"), body, traits)
+    body["stream"] = stream
+    if stream and traits.stream_usage:
+        body["stream_options"] = {"include_usage": True}
+    return Translation(body, tuple(changes), tuple(warnings))
+
+
+def is_web_search_request(req: MessagesRequest) -> bool:
+    """Claude Code's internal web-search call: only web_search server tools, and one forced."""
+    tools = req.get("tools")
+    choice = req.get("tool_choice")
+    if not tools or not choice:
+        return False
+    names = set()
+    for tool in tools:
+        kind = tool.get("type")
+        if "input_schema" in tool or not (isinstance(kind, str) and kind.startswith("web_search")):
+            return False
+        names.add(tool["name"])
+    if choice["type"] == "tool":
+        return choice.get("name") in names
+    return choice["type"] == "any"
+
+
+def _tools(
+    req: MessagesRequest, body: dict[str, Any], changes: list[str], warnings: list[str]
+) -> None:
+    tools: list[dict[str, Any]] = []
+    names: set[str] = set()
+    for tool in req.get("tools") or ():
+        schema = tool.get("input_schema")
+        if schema is None:
+            # A server tool (web_search_20250305, code_execution…) runs at Anthropic, not here.
+            label = f"{tool['name']} ({tool.get('type') or 'no input_schema'})"
+            changes.append(f"server tool {tool['name']} dropped")
+            warnings.append(f"server tool {label} dropped: the backend cannot run it")
+            continue
+        function: dict[str, Any] = {"name": tool["name"]}
+        if tool.get("description"):
+            function["description"] = tool["description"]
+        function["parameters"] = schema  # unchanged: $schema, anyOf, const… are the model's guide
+        tools.append({"type": "function", "function": function})
+        names.add(tool["name"])
+    if not tools:
+        return  # `tools: []` trips some servers' templates; no tool_choice without tools either
+    body["tools"] = tools
+    choice = req.get("tool_choice")
+    if not choice:
+        return
+    kind = choice["type"]
+    if kind == "auto":
+        body["tool_choice"] = "auto"
+    elif kind == "any":
+        body["tool_choice"] = "required"
+    elif kind == "none":
+        body["tool_choice"] = "none"
+    else:
+        name = choice.get("name")
+        if name in names:
+            body["tool_choice"] = {"type": "function", "function": {"name": name}}
+        else:
+            warnings.append(f"tool_choice names {name!r}, which the backend does not get; omitted")
+    if choice.get("disable_parallel_tool_use"):
+        body["parallel_tool_calls"] = False
+
+
+def _response_format(
+    fmt: dict[str, Any] | None, body: dict[str, Any], traits: BackendTraits, warnings: list[str]
+) -> None:
+    if not fmt:
+        return
+    schema = fmt.get("schema")
+    if fmt.get("type") != "json_schema" or not isinstance(schema, dict):
+        warnings.append(f"output format {fmt.get('type')!r} is not supported; dropped")
+    elif not traits.json_schema:
+        warnings.append("this backend has no structured output; the JSON schema was dropped")
+    else:
+        body["response_format"] = {
+            "type": "json_schema",
+            "json_schema": {"name": "response", "schema": schema, "strict": True},
+        }
+
+
+def _reasoning(
+    req: MessagesRequest, effort: str | None, body: dict[str, Any], traits: BackendTraits
+) -> None:
+    thinking = req.get("thinking")
+    on = bool(thinking) and thinking is not None and thinking["type"] in ("enabled", "adaptive")
+    if traits.thinking_switch:
+        body["chat_template_kwargs"] = {"enable_thinking": on}
+    if on and traits.reasoning_effort:
+        level = _EFFORTS.get(effort or "")
+        if level is None:
+            budget = thinking.get("budget_tokens") if thinking else None
+            if budget is None:
+                level = "high"  # Anthropic's default effort
+            elif budget < 4096:
+                level = "low"
+            elif budget < 16384:
+                level = "medium"
+            else:
+                level = "high"
+        body["reasoning_effort"] = level

@@ -1,0 +1,137 @@
+"""An OpenAI chat completion (non-streamed) as an Anthropic message."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gateway.translate.arguments import parse_arguments
+from gateway.translate.thinking import SIGNATURE, ThinkTagSplitter
+
+__all__ = ["map_stop_reason", "map_usage", "openai_to_anthropic", "text_message", "tool_use_id"]
+
+_STOP_REASONS = {
+    "stop": "end_turn",
+    "length": "max_tokens",
+    "tool_calls": "tool_use",
+    "function_call": "tool_use",
+    "content_filter": "refusal",
+}
+
+
+def map_stop_reason(finish_reason: str | None, *, had_tool_use: bool) -> str:
+    """OpenAI finish_reason → Anthropic stop_reason.
+
+    Backends that end a tool call with "stop" (Ollama does) still get `tool_use`, or Claude Code
+    would not run the tool; a cut-off ("length") stays `max_tokens` because its arguments are
+    incomplete, exactly as Anthropic reports it.
+    """
+    reason = _STOP_REASONS.get(finish_reason or "stop", "end_turn")
+    if had_tool_use and reason == "end_turn":
+        return "tool_use"
+    return reason
+
+
+def map_usage(usage: dict[str, Any] | None) -> dict[str, int]:
+    """OpenAI usage → Anthropic usage; Anthropic's input_tokens excludes cache reads."""
+    if not usage:
+        return _usage(0, 0, 0)
+    prompt = _int(usage.get("prompt_tokens"))
+    details = usage.get("prompt_tokens_details")
+    cached = _int(details.get("cached_tokens")) if isinstance(details, dict) else 0
+    if not cached:
+        cached = _int(usage.get("prompt_cache_hit_tokens"))  # DeepSeek's spelling
+    cached = min(cached, prompt)
+    return _usage(prompt - cached, _int(usage.get("completion_tokens")), cached)
+
+
+def tool_use_id(message_id: str, index: int) -> str:
+    """An id for a tool call the backend left unnamed, unique within the message."""
+    return f"toolu_{message_id.removeprefix('msg_')}_{index}"
+
+
+def openai_to_anthropic(
+    resp: dict[str, Any], *, client_model: str, message_id: str
+) -> dict[str, Any]:
+    choices = resp.get("choices") or [{}]
+    choice = choices[0] if isinstance(choices[0], dict) else {}
+    message = choice.get("message") or {}
+    content: list[dict[str, Any]] = []
+
+    reasoning = message.get("reasoning_content") or message.get("reasoning")
+    if isinstance(reasoning, str) and reasoning:
+        content.append(_thinking(reasoning))
+    splitter = ThinkTagSplitter()
+    pieces = splitter.feed(_text_of(message.get("content")))
+    pieces += splitter.flush()
+    for kind, text in pieces:
+        last = content[-1] if content else None
+        if last is not None and last["type"] == kind:
+            last[kind] += text
+        elif kind == "thinking":
+            content.append(_thinking(text))
+        else:
+            content.append({"type": "text", "text": text})
+
+    calls = message.get("tool_calls") or []
+    if not calls and isinstance(message.get("function_call"), dict):
+        calls = [{"function": message["function_call"]}]
+    for call in calls:
+        function = call.get("function") or {}
+        tool_input, _ = parse_arguments(function.get("arguments"))
+        content.append(
+            {
+                "type": "tool_use",
+                "id": call.get("id") or tool_use_id(message_id, len(content)),
+                "name": function.get("name") or "",
+                "input": tool_input,
+            }
+        )
+
+    return {
+        "id": message_id,
+        "type": "message",
+        "role": "assistant",
+        "model": client_model,
+        "content": content,
+        "stop_reason": map_stop_reason(choice.get("finish_reason"), had_tool_use=bool(calls)),
+        "stop_sequence": None,
+        "usage": map_usage(resp.get("usage")),
+    }
+
+
+def text_message(text: str, *, client_model: str, message_id: str) -> dict[str, Any]:
+    return {
+        "id": message_id,
+        "type": "message",
+        "role": "assistant",
+        "model": client_model,
+        "content": [{"type": "text", "text": text}],
+        "stop_reason": "end_turn",
+        "stop_sequence": None,
+        "usage": _usage(0, 0, 0),
+    }
+
+
+def _thinking(text: str) -> dict[str, Any]:
+    return {"type": "thinking", "thinking": text, "signature": SIGNATURE}
+
+
+def _text_of(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):  # some servers answer with a list of text parts
+        return "".join(p.get("text") or "" for p in content if isinstance(p, dict))
+    return ""
+
+
+def _usage(input_tokens: int, output_tokens: int, cached: int) -> dict[str, int]:
+    return {
+        "input_tokens": input_tokens,
+        "cache_creation_input_tokens": 0,
+        "cache_read_input_tokens": cached,
+        "output_tokens": output_tokens,
+    }
+
+
+def _int(value: Any) -> int:
+    return value if isinstance(value, int) and value > 0 else 0
