@@ -1,0 +1,123 @@
+"""Suite-wide fixtures: isolation from the user's own files, provisioning, fake backends and an
+in-process gateway."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from tests.fakes import FakeBackend, free_port
+from tests.provision import ensure_claude_code, ensure_debian_packages
+
+if TYPE_CHECKING:
+    from gateway.events import EventBus
+    from gateway.runner import GatewayServer
+
+# Before anything imports Qt: no test may need a display unless it starts Xvfb itself.
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+# Re-exported: tests that need a port nobody listens on call free_port().
+__all__ = ["free_port"]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "real_keyring: use the system keyring instead of the null backend the suite forces",
+    )
+
+
+@pytest.fixture(autouse=True)
+def _isolated_user_dirs(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """No test reads or writes the user's config, state or data, nor their keyring.
+
+    XDG_CACHE_HOME is left alone on purpose: the pinned Claude Code lives in the cache and an
+    install is 245 MB.
+    """
+    base = tmp_path_factory.mktemp("xdg")
+    for variable, name in (
+        ("XDG_CONFIG_HOME", "config"),
+        ("XDG_STATE_HOME", "state"),
+        ("XDG_DATA_HOME", "data"),
+    ):
+        (base / name).mkdir()
+        monkeypatch.setenv(variable, str(base / name))
+    if request.node.get_closest_marker("real_keyring") is None:
+        monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.null.Keyring")
+
+
+@pytest.fixture(scope="session")
+def debian_packages() -> None:
+    """Xvfb, openbox, gnome-keyring, the xcb libraries…: installed when missing (as root)."""
+    ensure_debian_packages()
+
+
+@pytest.fixture(scope="session")
+def claude_cli() -> Path:
+    """The pinned Claude Code executable (tests.provision.CLAUDE_CODE_VERSION)."""
+    return ensure_claude_code()
+
+
+@pytest.fixture
+def fake_backend() -> Iterator[Callable[..., FakeBackend]]:
+    """Start fake backends: `fake_backend("ollama", strict_template=True, models=[...])`.
+    Every one started is stopped at teardown."""
+    started: list[FakeBackend] = []
+
+    def start(
+        flavour: str = "lmstudio",
+        *,
+        strict_template: bool = False,
+        models: list[str] | None = None,
+        **options: Any,
+    ) -> FakeBackend:
+        backend = FakeBackend(flavour, strict_template=strict_template, models=models, **options)
+        started.append(backend)
+        return backend.start()
+
+    yield start
+    for backend in started:
+        backend.stop()
+
+
+@pytest.fixture
+def gateway_server() -> Iterator[Callable[..., GatewayServer]]:
+    """Start the gateway in-process against a backend URL:
+    `gateway_server(fake.url, commit_after=0.2)`; keyword `bus` and `token` go to the server,
+    every other keyword overrides a GatewayConfig field. Stopped at teardown."""
+    from gateway.config import BackendConfig, GatewayConfig
+    from gateway.events import EventBus
+    from gateway.runner import GatewayServer
+
+    started: list[GatewayServer] = []
+
+    def start(
+        backend_url: str,
+        *,
+        bus: EventBus | None = None,
+        token: str | None = None,
+        **config_overrides: Any,
+    ) -> GatewayServer:
+        fields: dict[str, Any] = {
+            "port": 0,
+            "backends": [BackendConfig(id="fake", url=backend_url)],
+            "big": "fake-model",
+            "small": "fake-model",
+            **config_overrides,
+        }
+        server = GatewayServer(GatewayConfig(**fields), bus=bus or EventBus(), token=token)
+        started.append(server)
+        server.start()
+        return server
+
+    yield start
+    for server in reversed(started):
+        server.stop()

@@ -1,0 +1,227 @@
+"""What the three fake backends share: the OpenAI chat-completions wire shapes, and the hooks
+through which each flavour (LM Studio, Ollama, llama.cpp) differs from the others."""
+
+from __future__ import annotations
+
+import secrets
+import string
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import orjson
+
+from tests.fakes.replies import Error, ToolCall
+
+__all__ = [
+    "ChatContext",
+    "Flavour",
+    "Response",
+    "UsageCounts",
+    "json_response",
+    "random_id",
+    "split_text",
+]
+
+
+@dataclass(frozen=True)
+class Response:
+    status: int
+    body: bytes
+    content_type: str = "application/json"
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+def json_response(payload: Any, status: int = 200, **headers: str) -> Response:
+    return Response(status, orjson.dumps(payload), headers=tuple(headers.items()))
+
+
+def random_id(length: int, alphabet: str = string.ascii_letters + string.digits) -> str:
+    return "".join(secrets.choice(alphabet) for _ in range(length))
+
+
+@dataclass(frozen=True)
+class UsageCounts:
+    prompt: int
+    completion: int
+    cached: int | None = None
+
+
+@dataclass
+class ChatContext:
+    """One chat request as the renderer needs it."""
+
+    model: str
+    stream: bool
+    include_usage: bool
+    prompt_tokens: int
+    completion_id: str
+    created: int = field(default_factory=lambda: int(time.time()))
+
+
+class Flavour:
+    """The OpenAI-compatible surface; subclasses override what their server does differently."""
+
+    name: ClassVar[str]
+    # Where reasoning text goes in a delta / message.
+    reasoning_field: ClassVar[str] = "reasoning_content"
+    chat_paths: ClassVar[frozenset[str]] = frozenset({"/v1/chat/completions"})
+    # Added to every answer (e.g. LM Studio's Express header).
+    extra_headers: ClassVar[tuple[tuple[str, str], ...]] = ()
+    # The context a loaded model gets when none is configured.
+    default_context_length: ClassVar[int] = 4096
+    # The model's trained maximum, reported where the backend reports one.
+    trained_context_length: ClassVar[int] = 131072
+
+    def __init__(self, models: Sequence[str], context_length: int | None) -> None:
+        if not models:
+            raise ValueError("a fake backend needs at least one model")
+        self.models = list(models)
+        self.context_length = context_length
+
+    @property
+    def loaded_context_length(self) -> int:
+        return self.context_length or self.default_context_length
+
+    # --- endpoints --------------------------------------------------------------------------
+
+    def route(self, method: str, path: str, body: Any) -> Response | None:
+        """Answer a non-chat endpoint, or None when this flavour has no such endpoint."""
+        return None
+
+    def unknown(self, method: str, path: str) -> Response:
+        return json_response({"error": {"message": "Not Found", "type": "not_found"}}, 404)
+
+    # --- errors -----------------------------------------------------------------------------
+
+    def error(self, status: int, message: str, error_type: str = "invalid_request_error") -> Error:
+        return Error(status, {"error": {"message": message, "type": error_type}})
+
+    def context_overflow(self, prompt_tokens: int, context_length: int) -> Error | None:
+        """This flavour's answer to a prompt longer than the loaded context; None when the
+        backend silently truncates the prompt instead."""
+        raise NotImplementedError
+
+    def check_model(self, model: str | None) -> Error | None:
+        return None
+
+    # --- ids --------------------------------------------------------------------------------
+
+    def new_completion_id(self) -> str:
+        return "chatcmpl-" + random_id(29)
+
+    def new_tool_call_id(self) -> str:
+        return "call_" + random_id(24)
+
+    def fingerprint(self, model: str) -> str | None:
+        return None
+
+    # --- chunks -----------------------------------------------------------------------------
+
+    def chunk(
+        self, ctx: ChatContext, delta: dict[str, Any], finish_reason: str | None = None
+    ) -> dict[str, Any]:
+        chunk: dict[str, Any] = {
+            "id": ctx.completion_id,
+            "object": "chat.completion.chunk",
+            "created": ctx.created,
+            "model": ctx.model,
+        }
+        fingerprint = self.fingerprint(ctx.model)
+        if fingerprint is not None:
+            chunk["system_fingerprint"] = fingerprint
+        chunk["choices"] = [{"index": 0, "delta": delta, "finish_reason": finish_reason}]
+        return chunk
+
+    def role_delta(self) -> dict[str, Any] | None:
+        """The opening delta that only carries the role, or None when there is none."""
+        return {"role": "assistant", "content": ""}
+
+    def delta(self, fields: dict[str, Any]) -> dict[str, Any]:
+        return fields
+
+    def final_delta(self) -> dict[str, Any]:
+        return {}
+
+    def tool_call_deltas(
+        self, calls: Sequence[ToolCall], ids: Sequence[str], pieces: int
+    ) -> list[dict[str, Any]]:
+        """OpenAI's way: a header event per call (id, name, empty arguments), then the
+        arguments in pieces, each event naming the call by `index`."""
+        deltas: list[dict[str, Any]] = []
+        for index, (call, call_id) in enumerate(zip(calls, ids, strict=True)):
+            header = {
+                "index": index,
+                "id": call_id,
+                "type": "function",
+                "function": {"name": call.name, "arguments": ""},
+            }
+            deltas.append({"tool_calls": [header]})
+            for piece in split_text(call.arguments_json, pieces):
+                deltas.append({"tool_calls": [{"index": index, "function": {"arguments": piece}}]})
+        return deltas
+
+    def usage(self, counts: UsageCounts) -> dict[str, Any]:
+        usage: dict[str, Any] = {
+            "prompt_tokens": counts.prompt,
+            "completion_tokens": counts.completion,
+            "total_tokens": counts.prompt + counts.completion,
+        }
+        if counts.cached is not None:
+            usage["prompt_tokens_details"] = {"cached_tokens": counts.cached}
+        return usage
+
+    def final_chunk_extras(self, ctx: ChatContext, counts: UsageCounts) -> dict[str, Any]:
+        """Fields added to the chunk that carries finish_reason."""
+        return {}
+
+    def usage_chunk(self, ctx: ChatContext, counts: UsageCounts) -> dict[str, Any] | None:
+        """OpenAI's `stream_options.include_usage`: one more chunk with no choices."""
+        if not ctx.include_usage:
+            return None
+        chunk = self.chunk(ctx, {})
+        chunk["choices"] = []
+        chunk["usage"] = self.usage(counts)
+        return chunk
+
+    # --- non-streamed -----------------------------------------------------------------------
+
+    def completion(
+        self,
+        ctx: ChatContext,
+        message: dict[str, Any],
+        finish_reason: str,
+        counts: UsageCounts,
+    ) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "id": ctx.completion_id,
+            "object": "chat.completion",
+            "created": ctx.created,
+            "model": ctx.model,
+        }
+        fingerprint = self.fingerprint(ctx.model)
+        if fingerprint is not None:
+            body["system_fingerprint"] = fingerprint
+        body["choices"] = [{"index": 0, "message": message, "finish_reason": finish_reason}]
+        body["usage"] = self.usage(counts)
+        return body
+
+    def empty_content(self) -> str | None:
+        """`content` of a message that only has tool calls."""
+        return None
+
+
+def split_text(text: str, pieces: int) -> list[str]:
+    """`text` in at most `pieces` consecutive, non-empty parts of near-equal length."""
+    if not text:
+        return []
+    pieces = max(1, min(pieces, len(text)))
+    size, extra = divmod(len(text), pieces)
+    parts: list[str] = []
+    start = 0
+    for i in range(pieces):
+        end = start + size + (1 if i < extra else 0)
+        parts.append(text[start:end])
+        start = end
+    return parts

@@ -1,0 +1,372 @@
+"""A fake OpenAI-compatible backend on a real socket: a plain ASGI app served by uvicorn in a
+thread, scripted reply by reply, recording every request and every client that went away."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+from collections import deque
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
+from types import TracebackType
+from typing import Any, NamedTuple
+
+import orjson
+import uvicorn
+
+from tests.fakes.flavour import ChatContext, Flavour, Response
+from tests.fakes.llamacpp import LlamaCpp
+from tests.fakes.lmstudio import LMStudio
+from tests.fakes.ollama import Ollama
+from tests.fakes.render import Cut, Pause, Plan, plan_reply
+from tests.fakes.replies import Reply, Text
+from tests.fakes.strict import content_violation, role_order_violation
+
+__all__ = ["FLAVOURS", "DEFAULT_MODELS", "FakeBackend", "RecordedRequest", "free_port"]
+
+FLAVOURS: dict[str, type[Flavour]] = {"lmstudio": LMStudio, "ollama": Ollama, "llamacpp": LlamaCpp}
+DEFAULT_MODELS = ("fake-model",)
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port nobody listens on right now (another process may still take it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class RecordedRequest(NamedTuple):
+    method: str
+    path: str
+    headers: dict[str, str]
+    # Parsed JSON; None for an empty body; the text when the body is not JSON.
+    body: Any
+
+
+class _Server(uvicorn.Server):
+    """uvicorn with thread-safe signals for "listening" (or "failed to start") and "stop now"."""
+
+    def __init__(self, config: uvicorn.Config, ready: threading.Event) -> None:
+        super().__init__(config)
+        self._ready = ready
+        self._loop: asyncio.AbstractEventLoop | None = None
+        # Set when stop() is called: ends main_loop and every reply's pauses.
+        self.stopping: asyncio.Event | None = None
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        self._loop = asyncio.get_running_loop()
+        self.stopping = asyncio.Event()
+        try:
+            await super().startup(sockets=sockets)
+        finally:
+            self._ready.set()
+
+    async def main_loop(self) -> None:
+        # uvicorn polls should_exit every 0.1 s; a fake is stopped once per test, so wait for
+        # the request instead. One tick fills in the Date header.
+        await self.on_tick(0)
+        if self.stopping is not None and not self.should_exit:
+            await self.stopping.wait()
+
+    def request_exit(self) -> None:
+        # Stalled replies must not hold the shutdown up.
+        self.should_exit = True
+        self.force_exit = True
+        if self._loop is not None and self.stopping is not None:
+            try:
+                self._loop.call_soon_threadsafe(self.stopping.set)
+            except RuntimeError:  # the loop has already closed
+                pass
+
+
+class FakeBackend:
+    """An LM Studio, Ollama or llama.cpp stand-in. Use `url` as an OpenAI base URL.
+
+    `strict_template` refuses role orders a Gemma chat template refuses; `reject_null_content`
+    (default: on in strict mode) refuses assistant messages with null or missing content;
+    `context_length` makes prompts estimated longer than it fail the flavour's documented way.
+    """
+
+    def __init__(
+        self,
+        flavour: str = "lmstudio",
+        *,
+        strict_template: bool = False,
+        reject_null_content: bool | None = None,
+        models: Sequence[str] | None = None,
+        context_length: int | None = None,
+        host: str = "127.0.0.1",
+    ) -> None:
+        if flavour not in FLAVOURS:
+            raise ValueError(f"unknown flavour {flavour!r}; one of {', '.join(FLAVOURS)}")
+        self.flavour = FLAVOURS[flavour](list(models or DEFAULT_MODELS), context_length)
+        self.strict_template = strict_template
+        self.reject_null_content = (
+            strict_template if reject_null_content is None else reject_null_content
+        )
+        self.default_reply: Reply = Text()
+        self.host = host
+        self._lock = threading.Condition()
+        self._replies: deque[Reply] = deque()
+        self._requests: list[RecordedRequest] = []
+        self._disconnects = 0
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+        self._socket: socket.socket | None = None
+
+    # --- lifecycle --------------------------------------------------------------------------
+
+    def start(self) -> FakeBackend:
+        if self._server is not None:
+            return self
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((self.host, 0))
+        self._socket = sock
+        config = uvicorn.Config(
+            self._app,
+            interface="asgi3",
+            http="httptools",
+            proxy_headers=False,
+            server_header=False,
+            log_config=None,
+            access_log=False,
+            lifespan="off",
+        )
+        ready = threading.Event()
+        self._server = _Server(config, ready)
+        self._thread = threading.Thread(
+            target=self._server.run,
+            kwargs={"sockets": [sock]},
+            name=f"fake-{self.flavour.name}",
+            daemon=True,
+        )
+        self._thread.start()
+        if not ready.wait(timeout=10) or not self._server.started:
+            self.stop()
+            raise RuntimeError(f"the fake {self.flavour.name} backend did not start")
+        return self
+
+    def stop(self) -> None:
+        server, thread = self._server, self._thread
+        if server is None or thread is None:
+            return
+        server.request_exit()
+        thread.join(timeout=10)
+        if self._socket is not None:
+            self._socket.close()
+        self._server = self._thread = self._socket = None
+
+    def __enter__(self) -> FakeBackend:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        if self._socket is None:
+            raise RuntimeError("the fake backend is not running")
+        port: int = self._socket.getsockname()[1]
+        return port
+
+    @property
+    def root_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def url(self) -> str:
+        """The OpenAI base URL, with `/v1`."""
+        return f"{self.root_url}/v1"
+
+    # --- scripting and records --------------------------------------------------------------
+
+    def script(self, *replies: Reply) -> None:
+        """Queue replies for the next chat requests, in order; then `default_reply` again."""
+        with self._lock:
+            self._replies.extend(replies)
+
+    @property
+    def pending_replies(self) -> int:
+        with self._lock:
+            return len(self._replies)
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        with self._lock:
+            return list(self._requests)
+
+    @property
+    def chat_requests(self) -> list[RecordedRequest]:
+        return [
+            r for r in self.requests if r.method == "POST" and r.path in self.flavour.chat_paths
+        ]
+
+    @property
+    def disconnects(self) -> int:
+        """Responses cut short because the client went away."""
+        with self._lock:
+            return self._disconnects
+
+    def wait_for_disconnect(self, count: int = 1, timeout: float = 5.0) -> bool:
+        """Block until `count` disconnects in total have been seen; False on timeout."""
+        with self._lock:
+            return self._lock.wait_for(lambda: self._disconnects >= count, timeout)
+
+    def wait_for_requests(self, count: int, timeout: float = 5.0) -> bool:
+        """Block until `count` requests in total have arrived; False on timeout."""
+        with self._lock:
+            return self._lock.wait_for(lambda: len(self._requests) >= count, timeout)
+
+    # --- the ASGI app -----------------------------------------------------------------------
+
+    async def _app(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        raw = bytearray()
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            raw += message.get("body", b"")
+            if not message.get("more_body", False):
+                break
+        method = "GET" if scope["method"] == "HEAD" else scope["method"]
+        path: str = scope["path"]
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        body = _parse(bytes(raw))
+        with self._lock:
+            self._requests.append(RecordedRequest(scope["method"], path, headers, body))
+            self._lock.notify_all()
+
+        if method == "POST" and path in self.flavour.chat_paths:
+            plan = self._chat(body)
+        else:
+            answer = self.flavour.route(method, path, body) or self.flavour.unknown(method, path)
+            plan = _response_plan(answer)
+        plan.headers.extend(self.flavour.extra_headers)
+        assert self._server is not None and self._server.stopping is not None
+        if not await _play(plan, receive, send, self._server.stopping):
+            with self._lock:
+                self._disconnects += 1
+                self._lock.notify_all()
+
+    def _chat(self, body: Any) -> Plan:
+        flavour = self.flavour
+        if not isinstance(body, dict) or not isinstance(body.get("messages"), list):
+            return plan_reply(flavour.error(400, "'messages' field is required"), flavour, _NO_CTX)
+        messages = body["messages"]
+        model = body.get("model")
+        refusal = flavour.check_model(model if isinstance(model, str) else None)
+        if refusal is None and self.strict_template:
+            problem = role_order_violation(messages)
+            if problem is not None:
+                refusal = flavour.error(400, problem)
+        if refusal is None and self.reject_null_content:
+            refusal = content_violation(messages)
+        prompt_tokens = _estimate_tokens(body)
+        if refusal is None and flavour.context_length and prompt_tokens > flavour.context_length:
+            refusal = flavour.context_overflow(prompt_tokens, flavour.context_length)
+            # None: this backend silently drops what does not fit.
+            prompt_tokens = flavour.context_length
+        if refusal is not None:
+            return plan_reply(refusal, flavour, _NO_CTX)
+        with self._lock:
+            reply = self._replies.popleft() if self._replies else self.default_reply
+        options = body.get("stream_options")
+        ctx = ChatContext(
+            model=model if isinstance(model, str) else flavour.models[0],
+            stream=body.get("stream") is True,
+            include_usage=isinstance(options, dict) and options.get("include_usage") is True,
+            prompt_tokens=prompt_tokens,
+            completion_id=flavour.new_completion_id(),
+        )
+        return plan_reply(reply, flavour, ctx)
+
+
+_NO_CTX = ChatContext(
+    model="", stream=False, include_usage=False, prompt_tokens=0, completion_id=""
+)
+
+
+def _parse(raw: bytes) -> Any:
+    if not raw:
+        return None
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return raw.decode("utf-8", "replace")
+
+
+def _estimate_tokens(body: dict[str, Any]) -> int:
+    # About four bytes of JSON per token: the same order as real tokenizers on English prose.
+    sized = {"messages": body.get("messages"), "tools": body.get("tools")}
+    return max(1, len(orjson.dumps(sized)) // 4)
+
+
+def _response_plan(answer: Response) -> Plan:
+    headers = [("content-type", answer.content_type), ("content-length", str(len(answer.body)))]
+    headers.extend(answer.headers)
+    return Plan(answer.status, headers, [answer.body])
+
+
+async def _play(plan: Plan, receive: Receive, send: Send, stopping: asyncio.Event) -> bool:
+    """Send the plan; False when the client went away before the response was complete.
+    When the fake is stopped mid-reply the response is left unfinished (uvicorn then closes
+    the connection, or answers 500 if nothing was sent yet)."""
+    gone = asyncio.Event()
+
+    async def watch() -> None:
+        # The request body has been read: the next message is the disconnect (uvicorn also
+        # reports one once the response is complete, which is ignored then).
+        while (await receive())["type"] != "http.disconnect":
+            pass
+        gone.set()
+
+    async def pause(seconds: float) -> bool:
+        """True when the time passed; False when the client left or the fake is stopping."""
+        waits = [asyncio.ensure_future(gone.wait()), asyncio.ensure_future(stopping.wait())]
+        done, pending = await asyncio.wait(waits, timeout=seconds, return_when="FIRST_COMPLETED")
+        for waiter in pending:
+            waiter.cancel()
+        return not done
+
+    watcher = asyncio.create_task(watch())
+    try:
+        if plan.stall > 0 and not await pause(plan.stall):
+            return not gone.is_set()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": plan.status,
+                "headers": [(k.encode("latin-1"), v.encode("latin-1")) for k, v in plan.headers],
+            }
+        )
+        for step in plan.steps:
+            if isinstance(step, Pause):
+                if not await pause(step.seconds):
+                    return not gone.is_set()
+            elif isinstance(step, Cut):
+                # Returning without the final body message makes uvicorn close the connection.
+                return True
+            else:
+                await send({"type": "http.response.body", "body": step, "more_body": True})
+                # Let the watcher see a disconnect between two events of a fast stream.
+                await asyncio.sleep(0)
+                if gone.is_set():
+                    return False
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+        return True
+    finally:
+        watcher.cancel()

@@ -1,0 +1,46 @@
+"""Where the tests find the repository and the shared Claude Code request fixtures."""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+__all__ = ["FIXTURES", "REPO", "SHARED", "fixture_names", "load_fixture"]
+
+REPO = Path(__file__).resolve().parents[1]
+# The fixtures are shared between checkouts, beside the repository rather than inside it.
+SHARED = REPO.parent / "shared"
+FIXTURES = SHARED / "fixtures"
+
+
+def fixture_names() -> list[str]:
+    """The names (without `.json`) of the recorded Claude Code requests."""
+    _require_fixtures()
+    return sorted(path.stem for path in FIXTURES.glob("*.json"))
+
+
+def load_fixture(name: str) -> dict[str, Any]:
+    """One recorded request: a dict with `source`, `headers` and `body`. A fresh copy each call."""
+    _require_fixtures()
+    path = FIXTURES / (name if name.endswith(".json") else f"{name}.json")
+    if not path.is_file():
+        pytest.fail(f"no fixture {path.name} in {FIXTURES}; known: {', '.join(fixture_names())}")
+    data: dict[str, Any] = orjson.loads(_read(path))
+    return data
+
+
+@cache
+def _read(path: Path) -> bytes:
+    return path.read_bytes()
+
+
+def _require_fixtures() -> None:
+    if not FIXTURES.is_dir():
+        pytest.fail(
+            f"the shared request fixtures are missing: expected {FIXTURES} "
+            "(a `shared/fixtures` folder beside the repository checkout)"
+        )
