@@ -68,7 +68,7 @@ class GatewayConfig(_Model):
     aliases: dict[str, str] = Field(default_factory=dict)
     timeouts: Timeouts = Field(default_factory=Timeouts)
     max_body_bytes: int = Field(32 * 1024 * 1024, gt=0)
-    # Streams are committed (200 + message_start) when the backend has sent no content for this long.
+    # A stream is committed (200 + message_start) once the backend sends no content for this long.
     commit_after: float = Field(1.0, ge=0)
     ping_interval: float = Field(5.0, gt=0)
     capture_bodies: bool = True

@@ -74,7 +74,9 @@ class InvalidRequest(GatewayError):
 class PromptTooLong(InvalidRequest):
     """A context overflow, worded the one way Claude Code recognises."""
 
-    def __init__(self, tokens: int | None = None, maximum: int | None = None, detail: str = "") -> None:
+    def __init__(
+        self, tokens: int | None = None, maximum: int | None = None, detail: str = ""
+    ) -> None:
         if tokens is not None and maximum is not None:
             message = f"prompt is too long: {tokens} tokens > {maximum} maximum"
         else:
@@ -107,6 +109,11 @@ class RequestTooLarge(GatewayError):
     error_type = "request_too_large"
     retryable = False
 
+    def headers(self) -> dict[str, str]:
+        # Close the connection: otherwise the server goes on reading (and dropping) the rest of
+        # an oversized body that the client is still sending.
+        return {**super().headers(), "connection": "close"}
+
 
 class UnsupportedMediaType(GatewayError):
     status = 415
@@ -122,7 +129,9 @@ class RateLimited(GatewayError):
 class UpstreamError(GatewayError):
     """The backend failed; its own message is kept. `status` is set per instance."""
 
-    def __init__(self, message: str, *, status: int = 502, retry_after: float | None = None) -> None:
+    def __init__(
+        self, message: str, *, status: int = 502, retry_after: float | None = None
+    ) -> None:
         super().__init__(message, retry_after=retry_after)
         self.status = status
 

@@ -12,7 +12,7 @@ __all__ = ["EventBus", "RequestRecord"]
 
 @dataclass(frozen=True, slots=True)
 class RequestRecord:
-    """One finished (or failed) request. Secrets are never in it; bodies only while capture is on."""
+    """One finished (or failed) request. Never a secret in it; bodies only while capture is on."""
 
     request_id: str
     started_at: float  # epoch seconds

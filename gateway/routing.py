@@ -100,10 +100,8 @@ def _exact(name: str, config: GatewayConfig, index: ModelIndex) -> Route | None:
         backend_id, _, model = name.partition(":")
         if backend_id in backend_ids:
             return Route(backend_id, model, "exact")
-    backend_id = index.backend_of(name)
-    if backend_id is not None:
-        return Route(backend_id, name, "exact")
-    return None
+    owner = index.backend_of(name)
+    return Route(owner, name, "exact") if owner is not None else None
 
 
 def _role(role: str, config: GatewayConfig, index: ModelIndex, rule: str) -> Route:

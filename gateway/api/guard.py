@@ -1,0 +1,145 @@
+"""The gateway is a security boundary: refuse what a web page could forge, and check the token.
+
+A browser page can make the user's browser send requests to 127.0.0.1 (DNS rebinding changes the
+Host; a cross-site fetch or form carries an Origin or a non-JSON content type). Claude Code sends
+none of those; it does send `anthropic-dangerous-direct-browser-access: true`, which is the SDK's
+opt-in flag and not a browser signal, so it is ignored here. OPTIONS gets no CORS headers.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
+
+from gateway.errors import (
+    AuthenticationFailed,
+    GatewayError,
+    PermissionDenied,
+    RequestTooLarge,
+    UnsupportedMediaType,
+)
+
+__all__ = ["Guard", "host_name"]
+
+ASGIApp = Callable[[dict[str, Any], Any, Any], Awaitable[None]]
+_LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
+
+
+def host_name(host_header: str) -> str:
+    host = host_header.strip().lower()
+    if host.startswith("["):
+        end = host.find("]")
+        return host[: end + 1] if end != -1 else host
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+
+
+class Guard:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        bind_host: str,
+        allowed_hosts: Iterable[str],
+        token: Callable[[], str | None],
+        max_body_bytes: int,
+    ) -> None:
+        self.app = app
+        names = {h.lower() for h in allowed_hosts} | _LOOPBACK
+        if bind_host not in ("0.0.0.0", "::", ""):
+            names.add(bind_host.lower())
+            if ":" in bind_host and not bind_host.startswith("["):
+                names.add(f"[{bind_host.lower()}]")
+        self.allowed = frozenset(names)
+        self.token = token
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        problem = self.check(scope)
+        if problem is not None:
+            await _refuse(send, problem)
+            return
+        await self.app(scope, receive, send)
+
+    def check(self, scope: dict[str, Any]) -> GatewayError | None:
+        host = origin = fetch_site = content_type = key = bearer = length = None
+        for name, value in scope["headers"]:
+            if name == b"host":
+                host = value
+            elif name == b"origin":
+                origin = value
+            elif name == b"sec-fetch-site":
+                fetch_site = value
+            elif name == b"content-type":
+                content_type = value
+            elif name == b"x-api-key":
+                key = value
+            elif name == b"authorization":
+                bearer = value
+            elif name == b"content-length":
+                length = value
+        if host is None or host_name(host.decode("latin-1")) not in self.allowed:
+            return PermissionDenied(
+                "the Host header names a host this gateway does not serve; add it to "
+                "allowed_hosts in the config if you reach the gateway through that name"
+            )
+        if origin is not None:
+            return PermissionDenied("requests from web pages (with an Origin header) are refused")
+        if fetch_site is not None and fetch_site.lower() in (b"cross-site", b"same-site"):
+            return PermissionDenied("cross-site requests from web pages are refused")
+        method = scope["method"]
+        if method == "OPTIONS":
+            return PermissionDenied("CORS preflight requests are refused")
+        expected = self.token()
+        if expected:
+            given = key
+            if given is None and bearer is not None and bearer[:7].lower() == b"bearer ":
+                given = bearer[7:].strip()
+            if given is None or not hmac.compare_digest(given, expected.encode()):
+                return AuthenticationFailed(
+                    "invalid or missing gateway token: send it as x-api-key or "
+                    "'Authorization: Bearer …' (`lmgate token` prints it)"
+                )
+        if method == "POST":
+            media = (content_type or b"").split(b";", 1)[0].strip().lower()
+            if media != b"application/json":
+                return UnsupportedMediaType("POST bodies must be sent as application/json")
+            if length is not None:
+                try:
+                    size = int(length)
+                except ValueError:
+                    size = 0
+                if size > self.max_body_bytes:
+                    return RequestTooLarge(_too_large(self.max_body_bytes))
+        return None
+
+
+def _too_large(limit: int) -> str:
+    return f"the request body is larger than the gateway's limit of {limit // (1024 * 1024)} MB"
+
+
+async def read_body(receive: Any, limit: int) -> bytes:
+    """Read the whole body, refusing (413) as soon as it passes `limit`: chunked bodies too."""
+    parts: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ConnectionAbortedError
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise RequestTooLarge(_too_large(limit))
+        parts.append(chunk)
+        if not message.get("more_body", False):
+            return parts[0] if len(parts) == 1 else b"".join(parts)
+
+
+async def _refuse(send: Any, exc: GatewayError) -> None:
+    headers = [(b"content-type", b"application/json")]
+    headers += [(k.encode(), v.encode()) for k, v in exc.headers().items()]
+    await send({"type": "http.response.start", "status": exc.status, "headers": headers})
+    await send({"type": "http.response.body", "body": exc.body(), "more_body": False})

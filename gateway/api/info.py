@@ -1,0 +1,165 @@
+"""`GET /v1/models`, `GET /health`, and the probes Claude Code sends (`HEAD /`, `/api/hello`).
+
+All answered from the monitor's cache: no backend is called on these paths.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from gateway import __version__
+from gateway.api.state import GatewayState
+from gateway.errors import NotFound
+
+__all__ = ["router", "model_entries"]
+
+router = APIRouter()
+
+ROLE_IDS = {
+    "big": "claude-lmgate-sonnet",
+    "small": "claude-lmgate-haiku",
+    "opus": "claude-lmgate-opus",
+}
+
+
+def _state(request: Request) -> GatewayState:
+    state: GatewayState = request.app.state.gateway
+    return state
+
+
+def _json(data: Any, status: int = 200) -> Response:
+    return Response(orjson.dumps(data), status_code=status, media_type="application/json")
+
+
+def _rfc3339(epoch: float) -> str:
+    return dt.datetime.fromtimestamp(epoch, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def model_entries(state: GatewayState) -> list[dict[str, Any]]:
+    """The role aliases, then one `claude-…` id per backend model (Claude Code's /model picker
+    lists only ids that start with `claude`)."""
+    assert state.monitor is not None
+    config = state.config
+    index = state.monitor.index()
+    created_default = _rfc3339(state.started_at)
+    entries: list[dict[str, Any]] = []
+    roles = [("big", config.big), ("small", config.small or config.big)]
+    if config.opus:
+        roles.append(("opus", config.opus))
+    first = next((names[0] for names in index.models.values() if names), None)
+    for role, target in roles:
+        what = target or first or "the first model the backend lists"
+        label = {"big": "Big", "small": "Small", "opus": "Opus"}[role]
+        entries.append(
+            {
+                "type": "model",
+                "id": ROLE_IDS[role],
+                "display_name": f"{label} model: {what} (LM Gate)",
+                "created_at": created_default,
+            }
+        )
+    statuses = {s.id: s for s in state.monitor.statuses}
+    for cid, (backend_id, model) in index.catalogue().items():
+        status = statuses.get(backend_id)
+        created = status.created.get(model) if status else None
+        entries.append(
+            {
+                "type": "model",
+                "id": cid,
+                "display_name": f"{model} on {backend_id} (LM Gate)",
+                "created_at": _rfc3339(created) if created else created_default,
+            }
+        )
+    return entries
+
+
+@router.get("/v1/models")
+async def list_models(request: Request) -> Response:
+    entries = model_entries(_state(request))
+    params = request.query_params
+    try:
+        limit = min(1000, max(1, int(params.get("limit", "20"))))
+    except ValueError:
+        limit = 20
+    ids = [e["id"] for e in entries]
+    start = 0
+    if (after := params.get("after_id")) and after in ids:
+        start = ids.index(after) + 1
+    end = len(entries)
+    if (before := params.get("before_id")) and before in ids:
+        end = ids.index(before)
+        start = max(start, end - limit)
+    page = entries[start : min(end, start + limit)]
+    return _json(
+        {
+            "data": page,
+            "has_more": start + len(page) < end,
+            "first_id": page[0]["id"] if page else None,
+            "last_id": page[-1]["id"] if page else None,
+        }
+    )
+
+
+@router.get("/v1/models/{model_id:path}")
+async def get_model(model_id: str, request: Request) -> Response:
+    for entry in model_entries(_state(request)):
+        if entry["id"] == model_id:
+            return _json(entry)
+    exc = NotFound(f"model '{model_id}' is not listed here")
+    return Response(
+        exc.body(), status_code=404, media_type="application/json", headers=exc.headers()
+    )
+
+
+@router.get("/health")
+async def health(request: Request) -> Response:
+    state = _state(request)
+    assert state.monitor is not None
+    backends = [
+        {
+            "id": s.id,
+            "url": s.url,
+            "status": s.state,
+            "latency_ms": s.latency_ms,
+            "models": list(s.models),
+            "error": s.error,
+            "checked_at": _rfc3339(s.checked_at) if s.checked_at else None,
+        }
+        for s in state.monitor.statuses
+    ]
+    up = sum(1 for b in backends if b["status"] == "up")
+    overall = "ok" if up == len(backends) else ("degraded" if up else "down")
+    return _json(
+        {
+            "status": overall,
+            "version": __version__,
+            "uptime_s": round(time.time() - state.started_at, 1),
+            "backends": backends,
+        }
+    )
+
+
+@router.get("/")
+async def root(request: Request) -> Response:
+    state = _state(request)
+    return _json(
+        {
+            "name": "LM Gate",
+            "version": __version__,
+            "endpoints": ["/v1/messages", "/v1/messages/count_tokens", "/v1/models", "/health"],
+            "base_url": state.config.base_url,
+        }
+    )
+
+
+@router.head("/")
+@router.head("/api/hello")
+@router.get("/api/hello")
+async def hello() -> Response:
+    return _json({"ok": True})

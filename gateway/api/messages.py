@@ -1,0 +1,167 @@
+"""`POST /v1/messages` and `POST /v1/messages/count_tokens`."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from typing import Any
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from gateway.api.guard import read_body
+from gateway.api.record import RecordDraft, redact_headers
+from gateway.api.relay import FixedAnswer, MessagesRelay
+from gateway.api.state import GatewayState
+from gateway.errors import GatewayError
+from gateway.routing import resolve
+from gateway.schemas.anthropic import (
+    MessagesRequest,
+    parse_count_tokens_request,
+    parse_messages_request,
+)
+from gateway.tokens import count_tokens
+from gateway.translate.request import BackendTraits, anthropic_to_openai, is_web_search_request
+from gateway.translate.response import text_message
+
+__all__ = ["router"]
+
+router = APIRouter()
+
+WEB_SEARCH_NOTICE = (
+    "Web search is not available through a local model: LM Gate does not search the web and "
+    "will not invent results. Answer from what you know, or fetch a specific URL instead."
+)
+
+_JSON_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": {"type": "object"}}},
+    }
+}
+
+
+def new_id(prefix: str) -> str:
+    return prefix + os.urandom(12).hex()
+
+
+def _state(request: Request) -> GatewayState:
+    state: GatewayState = request.app.state.gateway
+    return state
+
+
+@router.post("/v1/messages", openapi_extra=_JSON_BODY, response_model=None)
+async def create_message(request: Request) -> Response | MessagesRelay | FixedAnswer:
+    state = _state(request)
+    config = state.config
+    draft = RecordDraft(new_id("req_"), "POST", request.url.path)
+    headers = request.scope["headers"]
+    draft.session = request.headers.get("x-claude-code-session-id")
+    try:
+        body = await read_body(request.receive, config.max_body_bytes)
+        req = parse_messages_request(body)
+        stream = bool(req.get("stream"))
+        draft.client_model = req["model"]
+        draft.stream = stream
+        if config.capture_bodies and len(body) <= config.capture_max_bytes:
+            draft.request_body = redacted_request(req)
+            draft.extra["headers"] = redact_headers(headers)
+        if is_web_search_request(req):
+            draft.route_rule = "web-search"
+            draft.warnings.append("web search is not available through a local model")
+            message = text_message(
+                WEB_SEARCH_NOTICE, client_model=req["model"], message_id=new_id("msg_")
+            )
+            return FixedAnswer(message, stream=stream, draft=draft, bus=state.bus)
+        assert state.monitor is not None
+        route = resolve(req["model"], config, state.monitor.index())
+        draft.backend, draft.backend_model, draft.route_rule = (
+            route.backend_id,
+            route.model,
+            route.rule,
+        )
+        upstream = state.upstreams[route.backend_id]
+        traits = state.traits.get(route.backend_id, BackendTraits())
+        translation = anthropic_to_openai(req, route.model, stream=stream, traits=traits)
+        draft.changes.extend(translation.changes)
+        draft.warnings.extend(translation.warnings)
+    except GatewayError as exc:
+        draft.status, draft.error = exc.status, exc.message
+        draft.publish(state.bus)
+        return _error(exc, draft.request_id)
+    except ConnectionAbortedError:
+        draft.status, draft.error = 499, "the client closed the connection"
+        draft.publish(state.bus)
+        return Response(status_code=499)
+    return MessagesRelay(
+        upstream=upstream,
+        body=translation.body,
+        stream=stream,
+        message_id=new_id("msg_"),
+        client_model=req["model"],
+        input_tokens=0,
+        draft=draft,
+        bus=state.bus,
+        commit_after=config.commit_after,
+        ping_interval=config.ping_interval,
+        on_unreachable=state.monitor.probe_soon,
+        capture=config.capture_bodies,
+    )
+
+
+@router.post("/v1/messages/count_tokens", openapi_extra=_JSON_BODY, response_model=None)
+async def count_message_tokens(request: Request) -> Response:
+    state = _state(request)
+    draft = RecordDraft(new_id("req_"), "POST", request.url.path)
+    draft.session = request.headers.get("x-claude-code-session-id")
+    try:
+        body = await read_body(request.receive, state.config.max_body_bytes)
+        req = parse_count_tokens_request(body)
+        draft.client_model = req["model"]
+        count = await asyncio.to_thread(count_tokens, req)
+    except GatewayError as exc:
+        draft.status, draft.error = exc.status, exc.message
+        draft.publish(state.bus)
+        return _error(exc, draft.request_id)
+    except ConnectionAbortedError:
+        return Response(status_code=499)
+    draft.status = 200
+    draft.usage = {"input_tokens": count}
+    draft.publish(state.bus)
+    return Response(
+        b'{"input_tokens":%d}' % count,
+        media_type="application/json",
+        headers={"request-id": draft.request_id},
+    )
+
+
+def _error(exc: GatewayError, request_id: str) -> Response:
+    return Response(
+        exc.body(),
+        status_code=exc.status,
+        media_type="application/json",
+        headers={**exc.headers(), "request-id": request_id},
+    )
+
+
+def redacted_request(req: MessagesRequest) -> dict[str, Any]:
+    """The request as the record keeps it: no metadata (a device id), image data elided."""
+    out: dict[str, Any] = {k: v for k, v in req.items() if k != "metadata"}
+    out["messages"] = [_elide_images(m) for m in req["messages"]]
+    return out
+
+
+def _elide_images(message: Any) -> Any:
+    content = message.get("content")
+    if not isinstance(content, list):
+        return message
+    return {**message, "content": [_elide_block(b) for b in content]}
+
+
+def _elide_block(block: Any) -> Any:
+    if block.get("type") == "image" and block["source"].get("type") == "base64":
+        data = block["source"]["data"]
+        return {**block, "source": {**block["source"], "data": f"<{len(data)} base64 chars>"}}
+    if block.get("type") == "tool_result" and isinstance(block.get("content"), list):
+        return {**block, "content": [_elide_block(b) for b in block["content"]]}
+    return block

@@ -1,0 +1,373 @@
+"""The ASGI responders for `POST /v1/messages`: one upstream call, translated back as JSON or SSE.
+
+One relay per request runs two helpers beside the upstream work:
+- a disconnect watcher: the client going away (Esc in Claude Code) cancels the work, which
+  closes the upstream connection at once, in both modes;
+- a keeper timer (streams and non-streams): it commits a silent stream after `commit_after`
+  (200 + message_start, so that pings can flow while a local model prefills), sends `ping` when
+  `ping_interval` passes without a byte to the client, and enforces the first-byte and idle
+  timeouts from the time of the last upstream byte, so no read is wrapped in a timeout.
+Before the commit an error is an HTTP error; after it, an `event: error` with the same type and
+wording.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import orjson
+from starlette.background import BackgroundTask
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
+
+from gateway.api.record import RecordDraft
+from gateway.errors import GatewayError, UpstreamError, UpstreamTimeout
+from gateway.events import EventBus
+from gateway.translate.response import openai_to_anthropic
+from gateway.translate.sse import SSEDecoder, encode, encode_error
+from gateway.translate.stream import Event, StreamTranslator, events_from_message
+from gateway.upstream.client import MAX_JSON_BODY, Upstream
+from gateway.upstream.errors import map_backend_error
+
+__all__ = ["FixedAnswer", "MessagesRelay", "error_response"]
+
+log = logging.getLogger("lmgate.relay")
+
+
+_SSE_HEADERS = [
+    (b"content-type", b"text/event-stream; charset=utf-8"),
+    (b"cache-control", b"no-cache"),
+    (b"x-accel-buffering", b"no"),
+]
+_JSON_HEADERS = [(b"content-type", b"application/json")]
+_PING = encode([("ping", {"type": "ping"})])
+
+
+async def error_response(send: Send, exc: GatewayError, request_id: str) -> None:
+    headers = [*_JSON_HEADERS, (b"request-id", request_id.encode())]
+    headers += [(k.encode(), v.encode()) for k, v in exc.headers().items()]
+    await send({"type": "http.response.start", "status": exc.status, "headers": headers})
+    await send({"type": "http.response.body", "body": exc.body(), "more_body": False})
+
+
+class MessagesRelay(Response):
+    """A Starlette Response only so that FastAPI passes it through untouched."""
+
+    background: BackgroundTask | None = None
+
+    def __init__(
+        self,
+        *,
+        upstream: Upstream,
+        body: dict[str, Any],
+        stream: bool,
+        message_id: str,
+        client_model: str,
+        input_tokens: int,
+        draft: RecordDraft,
+        bus: EventBus,
+        commit_after: float,
+        ping_interval: float,
+        on_unreachable: Callable[[], None] | None = None,
+        capture: bool = False,
+    ) -> None:
+        self.upstream = upstream
+        self.upstream_body = body
+        self.stream = stream
+        self.message_id = message_id
+        self.client_model = client_model
+        self.draft = draft
+        self.bus = bus
+        self.commit_after = commit_after
+        self.ping_interval = ping_interval
+        self.on_unreachable = on_unreachable
+        self.capture = capture
+        self.translator = StreamTranslator(
+            message_id=message_id, client_model=client_model, input_tokens=input_tokens
+        )
+        self.committed = False
+        self.got_bytes = False
+        self.last_byte = 0.0
+        self.last_send = 0.0
+        self.timed_out: GatewayError | None = None
+        self._lock = asyncio.Lock()
+        self._pending: list[Event] = []  # events held back until the stream is committed
+        self._kick = asyncio.Event()  # wakes the keeper when the stream is committed
+        self._send: Send | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        loop = asyncio.get_running_loop()
+        self._send = send
+        self.last_byte = self.last_send = self._t0 = loop.time()
+        work = asyncio.create_task(self._work())
+        watcher = asyncio.create_task(_wait_disconnect(receive))
+        keeper = asyncio.create_task(self._keep(work))
+        try:
+            await asyncio.wait((work, watcher), return_when=asyncio.FIRST_COMPLETED)
+            if not work.done():
+                # The client went away: cancelling the work closes the upstream response.
+                work.cancel()
+                await asyncio.gather(work, return_exceptions=True)
+                self.draft.status = 499
+                self.draft.error = "the client closed the connection"
+            else:
+                work.result()
+        finally:
+            keeper.cancel()
+            watcher.cancel()
+            self.draft.usage = (
+                self.translator.usage if self.translator.has_content else (self.draft.usage)
+            )
+            self.draft.publish(self.bus)
+
+    async def _work(self) -> None:
+        try:
+            try:
+                if self.stream:
+                    await self._relay_stream()
+                else:
+                    await self._relay_once()
+            except asyncio.CancelledError:
+                if self.timed_out is None:
+                    raise
+                raise self.timed_out from None
+        except httpx.TransportError as exc:
+            # The backend closed or broke the connection while answering.
+            reason = str(exc).split(":", 1)[0] or type(exc).__name__
+            await self._report(
+                UpstreamError(
+                    f"the backend at {self.upstream.base_url} closed the connection before the "
+                    f"model finished ({reason})"
+                )
+            )
+        except GatewayError as exc:
+            await self._report(exc)
+        except Exception as exc:  # never a traceback to the client
+            log.exception("relay failed")
+            await self._report(UpstreamError(f"the gateway failed: {type(exc).__name__}: {exc}"))
+
+    async def _report(self, exc: GatewayError) -> None:
+        self.draft.error = exc.message
+        if exc.status == 503 and self.on_unreachable is not None:
+            self.on_unreachable()
+        await self._fail(exc)
+
+    async def _relay_stream(self) -> None:
+        loop = asyncio.get_running_loop()
+        decoder = SSEDecoder()
+        translator = self.translator
+        async with self.upstream.chat(self.upstream_body) as response:
+            self.got_bytes = True
+            self.last_byte = loop.time()
+            done = False
+            async for data in response.aiter_bytes():
+                self.last_byte = loop.time()
+                events: list[Event] = []
+                for payload in decoder.feed(data):
+                    if payload == "[DONE]":
+                        done = True
+                        break
+                    try:
+                        chunk = _chunk(payload, self.upstream.base_url)
+                    except GatewayError:
+                        await self._forward(events)  # what came before the bad chunk goes first
+                        raise
+                    events += translator.feed(chunk)
+                await self._forward(events)
+                if done:
+                    break
+        final = translator.finish()
+        self.draft.stop_reason = translator.stop_reason
+        self.draft.warnings.extend(translator.warnings)
+        await self._emit(final, last=True)
+        if self.capture:
+            self.draft.response_body = translator.message()
+
+    async def _forward(self, events: list[Event]) -> None:
+        if not events:
+            return
+        if self.committed or self.translator.has_content:
+            await self._emit(events)
+        else:  # a role-only first chunk is not content: the stream is not committed on it
+            self._pending += events
+
+    async def _relay_once(self) -> None:
+        loop = asyncio.get_running_loop()
+        async with self.upstream.chat(self.upstream_body) as response:
+            self.got_bytes = True
+            self.last_byte = loop.time()
+            parts: list[bytes] = []
+            size = 0
+            async for data in response.aiter_bytes():
+                self.last_byte = loop.time()
+                size += len(data)
+                if size > MAX_JSON_BODY:
+                    raise UpstreamError(
+                        f"the backend's answer is larger than {MAX_JSON_BODY >> 20} MB; refused"
+                    )
+                parts.append(data)
+        payload = _chunk(b"".join(parts), self.upstream.base_url)
+        message = openai_to_anthropic(
+            payload, client_model=self.client_model, message_id=self.message_id
+        )
+        self.draft.mark_first_token()
+        self.draft.usage = message.get("usage")
+        self.draft.stop_reason = message.get("stop_reason")
+        self.draft.status = 200
+        if self.capture:
+            self.draft.response_body = message
+        await self._respond_json(orjson.dumps(message))
+
+    async def _respond_json(self, body: bytes) -> None:
+        assert self._send is not None
+        async with self._lock:
+            self.committed = True
+            headers = [*_JSON_HEADERS, (b"request-id", self.draft.request_id.encode())]
+            await self._send({"type": "http.response.start", "status": 200, "headers": headers})
+            await self._send({"type": "http.response.body", "body": body, "more_body": False})
+
+    async def _emit(self, events: list[Event], *, last: bool = False) -> None:
+        assert self._send is not None
+        async with self._lock:
+            if not self.committed:
+                await self._commit()
+            if events:
+                if self.draft.ttft_ms is None and self.translator.has_content:
+                    self.draft.mark_first_token()
+                await self._send(
+                    {"type": "http.response.body", "body": encode(events), "more_body": not last}
+                )
+            elif last:
+                await self._send({"type": "http.response.body", "body": b"", "more_body": False})
+            self.last_send = asyncio.get_running_loop().time()
+
+    async def _commit(self) -> None:
+        assert self._send is not None
+        self.committed = True
+        self._kick.set()
+        self.draft.status = 200
+        headers = [*_SSE_HEADERS, (b"request-id", self.draft.request_id.encode())]
+        await self._send({"type": "http.response.start", "status": 200, "headers": headers})
+        start = self.translator.start() + self._pending
+        self._pending = []
+        if start:
+            await self._send(
+                {"type": "http.response.body", "body": encode(start), "more_body": True}
+            )
+
+    async def _fail(self, exc: GatewayError) -> None:
+        assert self._send is not None
+        async with self._lock:
+            if self.committed:
+                self.draft.extra["error_status"] = exc.status
+                frame = encode_error(exc.error_type, exc.message)
+                await self._send({"type": "http.response.body", "body": frame, "more_body": False})
+            else:
+                self.committed = True
+                self.draft.status = exc.status
+                await error_response(self._send, exc, self.draft.request_id)
+
+    async def _keep(self, work: asyncio.Task[None]) -> None:
+        """Commit, ping and time out from one timer; see the module docstring."""
+        loop = asyncio.get_running_loop()
+        first_byte = self.upstream.timeouts.first_byte
+        idle = self.upstream.timeouts.idle
+        while not work.done():
+            now = loop.time()
+            if not self.got_bytes:
+                timeout_at = self._t0 + first_byte
+            else:
+                timeout_at = self.last_byte + idle
+            if now >= timeout_at:
+                what = "send anything" if not self.got_bytes else "send more"
+                limit = first_byte if not self.got_bytes else idle
+                self.timed_out = UpstreamTimeout(
+                    f"the backend at {self.upstream.base_url} did not {what} within {limit:g} s"
+                )
+                work.cancel()
+                return
+            wake = timeout_at
+            if self.stream:
+                if not self.committed:
+                    commit_at = self._t0 + self.commit_after
+                    if now >= commit_at and not self.translator.has_content:
+                        async with self._lock:
+                            if not self.committed:
+                                await self._commit()
+                                self.last_send = loop.time()
+                        continue
+                    wake = min(wake, commit_at)
+                else:
+                    ping_at = self.last_send + self.ping_interval
+                    if now >= ping_at:
+                        async with self._lock:
+                            if (
+                                loop.time() - self.last_send >= self.ping_interval
+                                and not work.done()
+                            ):
+                                assert self._send is not None
+                                await self._send(
+                                    {"type": "http.response.body", "body": _PING, "more_body": True}
+                                )
+                                self.last_send = loop.time()
+                        continue
+                    wake = min(wake, ping_at)
+            self._kick.clear()
+            try:
+                await asyncio.wait_for(self._kick.wait(), max(0.0, wake - now) + 0.001)
+            except TimeoutError:
+                pass
+
+
+class FixedAnswer(Response):
+    """A complete Anthropic message sent without a backend (the web-search notice)."""
+
+    background: BackgroundTask | None = None
+
+    def __init__(self, message: dict[str, Any], *, stream: bool, draft: RecordDraft, bus: EventBus):
+        self.message = message
+        self.stream = stream
+        self.draft = draft
+        self.bus = bus
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        rid = (b"request-id", self.draft.request_id.encode())
+        if self.stream:
+            body = encode(events_from_message(self.message))
+            headers = [*_SSE_HEADERS, rid]
+        else:
+            body = orjson.dumps(self.message)
+            headers = [*_JSON_HEADERS, rid]
+        self.draft.status = 200
+        self.draft.stop_reason = self.message.get("stop_reason")
+        self.draft.usage = self.message.get("usage")
+        try:
+            await send({"type": "http.response.start", "status": 200, "headers": headers})
+            await send({"type": "http.response.body", "body": body, "more_body": False})
+        finally:
+            self.draft.publish(self.bus)
+
+
+def _chunk(payload: str | bytes, backend: str) -> dict[str, Any]:
+    try:
+        data = orjson.loads(payload)
+    except orjson.JSONDecodeError:
+        raise UpstreamError(
+            f"the backend at {backend} sent data that is not JSON: {str(payload)[:120]!r}"
+        ) from None
+    if not isinstance(data, dict):
+        raise UpstreamError(f"the backend at {backend} sent a JSON {type(data).__name__}")
+    if "error" in data and "choices" not in data:
+        raise map_backend_error(500, orjson.dumps(data), backend=backend)
+    return data
+
+
+async def _wait_disconnect(receive: Receive) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return

@@ -1,0 +1,1 @@
+"""Backends: their health and the models they serve."""

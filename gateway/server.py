@@ -1,0 +1,113 @@
+"""`create_app`: the FastAPI application, its lifespan (upstream clients, backend monitor) and the
+one place where errors become HTTP answers."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from starlette.exceptions import HTTPException
+from starlette.responses import Response
+
+from gateway import __version__
+from gateway.api import info, messages
+from gateway.api.guard import Guard
+from gateway.api.state import GatewayState
+from gateway.backends.monitor import BackendMonitor
+from gateway.config import GatewayConfig
+from gateway.errors import GatewayError, InvalidRequest, NotFound, error_body
+from gateway.events import EventBus
+from gateway.upstream.client import Transport, Upstream
+
+__all__ = ["create_app"]
+
+_STATUS_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    405: "invalid_request_error",
+    413: "request_too_large",
+    429: "rate_limit_error",
+    529: "overloaded_error",
+}
+
+
+def create_app(
+    config: GatewayConfig,
+    *,
+    bus: EventBus | None = None,
+    token: Callable[[], str | None] | str | None = None,
+    transport: Transport = "aiohttp",
+    api_keys: dict[str, str] | None = None,
+) -> FastAPI:
+    """Build the gateway. `token` is the gateway token (or a callable returning the current one);
+    `api_keys` maps backend id → key, read from the keyring/environment by the caller (never on the
+    event loop)."""
+    token_fn: Callable[[], str | None] = token if callable(token) else (lambda: token)
+    state = GatewayState(config=config, bus=bus or EventBus(), token=token_fn)
+    keys = api_keys or {}
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        state.started_at = time.time()
+        state.upstreams = {
+            b.id: Upstream(b, config.timeouts, api_key=keys.get(b.id), transport=transport)
+            for b in config.backends
+        }
+        state.monitor = BackendMonitor(state.upstreams, config.health_interval)
+        state.monitor.start()
+        try:
+            yield
+        finally:
+            await state.monitor.stop()
+            for upstream in state.upstreams.values():
+                await upstream.aclose()
+
+    app = FastAPI(
+        title="LM Gate",
+        version=__version__,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url="/openapi.json",
+    )
+    app.state.gateway = state
+    app.include_router(messages.router)
+    app.include_router(info.router)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> Response:
+        if exc.status_code == 404:
+            error: GatewayError = NotFound(
+                f"{request.method} {request.url.path} is not an endpoint here"
+            )
+        else:
+            error = InvalidRequest(str(exc.detail))
+            error.status = exc.status_code
+        kind = _STATUS_TYPES.get(error.status, "api_error")
+        return Response(
+            error_body(kind, error.message),
+            status_code=error.status,
+            media_type="application/json",
+            headers={"x-should-retry": "false"},
+        )
+
+    @app.exception_handler(Exception)
+    async def crash(request: Request, exc: Exception) -> Response:
+        return Response(
+            error_body("api_error", f"the gateway failed: {type(exc).__name__}"),
+            status_code=500,
+            media_type="application/json",
+        )
+
+    app.add_middleware(
+        Guard,
+        bind_host=config.host,
+        allowed_hosts=config.allowed_hosts,
+        token=token_fn,
+        max_body_bytes=config.max_body_bytes,
+    )
+    return app
