@@ -1,0 +1,48 @@
+"""The `lmgate` console entry point: the CLI for any command, the desktop app otherwise.
+
+The only non-GUI module in `app/`: it must not import PySide6 unless it starts the GUI, so that
+`lmgate serve` and friends work on a server without Qt's libraries and start quickly.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from collections.abc import Sequence
+
+__all__ = ["has_display", "main"]
+
+
+def has_display() -> bool:
+    """Whether a GUI can open: always on Windows and macOS; elsewhere X11 or Wayland must be set."""
+    if sys.platform in ("win32", "darwin"):
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    from gateway import cli
+
+    if args:
+        return cli.main(args)
+    if not has_display():
+        print(
+            "lmgate: there is no display (DISPLAY and WAYLAND_DISPLAY are unset), so the gateway "
+            "runs headless; `lmgate --help` lists the commands.",
+            file=sys.stderr,
+        )
+        return cli.main(["serve"])
+    try:
+        gui = importlib.import_module("app.main")
+    except ModuleNotFoundError as exc:
+        if exc.name != "app.main":
+            raise
+        print(
+            "lmgate: the desktop app is not built yet; running the gateway headless.",
+            file=sys.stderr,
+        )
+        return cli.main(["serve"])
+    result = gui.run()
+    return result if isinstance(result, int) else 0
