@@ -7,12 +7,11 @@ translator can replace it with a placeholder instead of failing the request.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, TypeVar
-
-from typing_extensions import NotRequired, TypedDict
+from typing import Annotated, Any, Literal, NotRequired, TypeVar
 
 import orjson
 from pydantic import ConfigDict, Discriminator, Field, Tag, TypeAdapter, ValidationError
+from typing_extensions import TypedDict
 
 from gateway.errors import InvalidRequest
 
@@ -253,7 +252,11 @@ def _is_branch_label(part: Any) -> bool:
     if isinstance(part, int):
         return False
     text = str(part)
-    return text in _KNOWN_BLOCKS or text in {"other", "str", "list[...]", "none"} or (
-        text.startswith(("list[", "dict[", "function-", "tagged-union", "Annotated"))
-        or text in {"TextBlock", "Base64Source", "UrlSource", "int", "bool", "float"}
+    return (
+        text in _KNOWN_BLOCKS
+        or text in {"other", "str", "list[...]", "none"}
+        or (
+            text.startswith(("list[", "dict[", "function-", "tagged-union", "Annotated"))
+            or text in {"TextBlock", "Base64Source", "UrlSource", "int", "bool", "float"}
+        )
     )
