@@ -10,13 +10,22 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal, NotRequired, TypeVar
 
 import orjson
-from pydantic import ConfigDict, Discriminator, Field, Tag, TypeAdapter, ValidationError
+from pydantic import (
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    TypeAdapter,
+    ValidationError,
+    with_config,
+)
 from typing_extensions import TypedDict
 
 from gateway.errors import InvalidRequest
 
 __all__ = [
     "Block",
+    "CountTokensRequest",
     "ImageBlock",
     "Message",
     "MessagesRequest",
@@ -36,27 +45,27 @@ _STRICT = ConfigDict(strict=True, extra="ignore")
 _OPEN = ConfigDict(strict=True, extra="allow")
 
 
+@with_config(_OPEN)
 class CacheControl(TypedDict):
-    __pydantic_config__ = _OPEN  # type: ignore[misc]
     type: str
 
 
+@with_config(_STRICT)
 class TextBlock(TypedDict):
-    __pydantic_config__ = _STRICT  # type: ignore[misc]
     type: Literal["text"]
     text: str
     cache_control: NotRequired[CacheControl | None]
 
 
+@with_config(_STRICT)
 class Base64Source(TypedDict):
-    __pydantic_config__ = _STRICT  # type: ignore[misc]
     type: Literal["base64"]
     media_type: str
     data: str
 
 
+@with_config(_STRICT)
 class UrlSource(TypedDict):
-    __pydantic_config__ = _STRICT  # type: ignore[misc]
     type: Literal["url"]
     url: str
 
@@ -64,15 +73,15 @@ class UrlSource(TypedDict):
 ImageSource = Annotated[Base64Source | UrlSource, Field(discriminator="type")]
 
 
+@with_config(_STRICT)
 class ImageBlock(TypedDict):
-    __pydantic_config__ = _STRICT  # type: ignore[misc]
     type: Literal["image"]
     source: ImageSource
     cache_control: NotRequired[CacheControl | None]
 
 
+@with_config(_STRICT)
 class ToolUseBlock(TypedDict):
-    __pydantic_config__ = _STRICT  # type: ignore[misc]
     type: Literal["tool_use"]
     id: str
     name: str
@@ -80,17 +89,17 @@ class ToolUseBlock(TypedDict):
     cache_control: NotRequired[CacheControl | None]
 
 
+@with_config(_STRICT)
 class ThinkingBlock(TypedDict):
-    __pydantic_config__ = _STRICT  # type: ignore[misc]
     type: Literal["thinking"]
     thinking: str
     signature: NotRequired[str]
 
 
+@with_config(_OPEN)
 class OtherBlock(TypedDict):
     """Any block type the translator does not carry (document, redacted_thinking, server tools…)."""
 
-    __pydantic_config__ = _OPEN  # type: ignore[misc]
     type: str
 
 
@@ -113,8 +122,8 @@ ToolResultPart = Annotated[
 ]
 
 
+@with_config(_STRICT)
 class ToolResultBlock(TypedDict):
-    __pydantic_config__ = _STRICT  # type: ignore[misc]
     type: Literal["tool_result"]
     tool_use_id: str
     content: NotRequired[str | list[ToolResultPart] | None]
@@ -140,44 +149,44 @@ Block = Annotated[
 ]
 
 
+@with_config(_STRICT)
 class Message(TypedDict):
-    __pydantic_config__ = _STRICT  # type: ignore[misc]
     # "system" mid-conversation is real Claude Code traffic; "human" comes from older clients.
     role: Literal["user", "assistant", "system", "human"]
     content: str | list[Block]
 
 
+@with_config(_OPEN)
 class Tool(TypedDict):
     """Custom tools carry input_schema; server tools (web_search_…) carry a `type` instead."""
 
-    __pydantic_config__ = _OPEN  # type: ignore[misc]
     name: str
     type: NotRequired[str | None]
     description: NotRequired[str | None]
     input_schema: NotRequired[dict[str, Any]]
 
 
+@with_config(_STRICT)
 class ToolChoice(TypedDict):
-    __pydantic_config__ = _STRICT  # type: ignore[misc]
     type: Literal["auto", "any", "tool", "none"]
     name: NotRequired[str]
     disable_parallel_tool_use: NotRequired[bool]
 
 
+@with_config(_STRICT)
 class Thinking(TypedDict):
-    __pydantic_config__ = _STRICT  # type: ignore[misc]
     type: str  # "enabled" | "adaptive" | "disabled"
     budget_tokens: NotRequired[int]
 
 
+@with_config(_STRICT)
 class OutputConfig(TypedDict):
-    __pydantic_config__ = _STRICT  # type: ignore[misc]
     effort: NotRequired[str | None]
     format: NotRequired[dict[str, Any] | None]
 
 
+@with_config(_STRICT)
 class MessagesRequest(TypedDict):
-    __pydantic_config__ = _STRICT  # type: ignore[misc]
     model: str
     messages: list[Message]
     max_tokens: Annotated[int, Field(ge=1)]
@@ -194,8 +203,8 @@ class MessagesRequest(TypedDict):
     metadata: NotRequired[dict[str, Any] | None]
 
 
+@with_config(_STRICT)
 class CountTokensRequest(TypedDict):
-    __pydantic_config__ = _STRICT  # type: ignore[misc]
     model: str
     messages: list[Message]
     system: NotRequired[str | list[TextBlock] | None]
