@@ -36,6 +36,8 @@ class RecordDraft:
     stream: bool = False
     status: int = 0
     ttft_ms: float | None = None
+    queue_ms: float | None = None
+    request_class: str | None = None
     usage: dict[str, int] | None = None
     stop_reason: str | None = None
     changes: list[str] = field(default_factory=list)
@@ -72,6 +74,8 @@ class RecordDraft:
                 status=self.status,
                 latency_ms=round((time.perf_counter() - self.t0) * 1000, 2),
                 ttft_ms=self.ttft_ms,
+                queue_ms=self.queue_ms,
+                request_class=self.request_class,
                 input_tokens=input_tokens,
                 output_tokens=usage.get("output_tokens"),
                 cached_tokens=cached,
