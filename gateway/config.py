@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 import tomli_w
 from platformdirs import user_config_path, user_log_path
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 __all__ = [
     "BackendConfig",
@@ -29,7 +29,7 @@ __all__ = [
 
 log = logging.getLogger("lmgate.config")
 
-Protocol = Literal["auto", "openai", "anthropic"]
+Protocol = Literal["auto", "openai", "anthropic", "ollama"]
 APP_NAME = "lmgate"
 
 
@@ -44,14 +44,37 @@ class Timeouts(_Model):
 
 
 class BackendConfig(_Model):
-    """One upstream server. `url` is an OpenAI-compatible base, with or without `/v1`."""
+    """One upstream server. `url` is an OpenAI-compatible base, with or without `/v1`; left out,
+    it is the preset's (`kind`) base URL."""
 
     id: str = "default"
-    url: str = "http://127.0.0.1:1234/v1"
+    url: str | None = None
+    # "auto" (identify the server) or a server kind / remote preset id (gateway.backends.presets).
+    kind: str = "auto"
     protocol: Protocol = "auto"
     # Name of an environment variable holding this backend's API key (headless use);
     # otherwise the key, if any, is read from the keyring under the backend id.
     api_key_env: str | None = None
+    # The header that carries the key (a custom provider); None → the preset's.
+    auth_header: str | None = None
+    # Extra headers sent with every request (a custom provider's own requirements).
+    headers: dict[str, str] = Field(default_factory=dict)
+    # The provider's output ceiling: max_tokens above it is lowered to it.
+    max_output_tokens: int | None = Field(None, gt=0)
+    can_stream: bool = True
+    retries: int | None = Field(None, ge=0)  # None → 2 for a remote provider, 0 for a local one
+    concurrency: int | None = Field(None, ge=1)  # requests in flight at once; None → no limit
+    api_version: str | None = None  # Azure OpenAI's `api-version` query
+    enabled: bool = True
+
+    @field_validator("kind")
+    @classmethod
+    def _known_kind(cls, value: str) -> str:
+        from gateway.backends.presets import KINDS
+
+        if value not in KINDS:
+            raise ValueError(f"unknown kind '{value}'; one of: {', '.join(KINDS)}")
+        return value
 
 
 class GatewayConfig(_Model):
@@ -59,7 +82,11 @@ class GatewayConfig(_Model):
     port: int = Field(8082, ge=0, le=65535)
     # Extra names accepted in the Host header besides loopback and `host` itself.
     allowed_hosts: list[str] = Field(default_factory=list)
-    backends: list[BackendConfig] = Field(default_factory=lambda: [BackendConfig()])
+    backends: list[BackendConfig] = Field(default_factory=list)
+    # Probe the usual local places (LM Studio, Ollama, llama.cpp, vLLM, SGLang, Jan) for servers.
+    discover: bool = True
+    # Where to look, server kind → root URLs; None → the default places (and OLLAMA_HOST).
+    discovery_targets: dict[str, list[str]] | None = None
     # Model choices: a backend model name, or "backend_id:model". None → the backend's first model.
     big: str | None = None
     small: str | None = None
@@ -71,11 +98,17 @@ class GatewayConfig(_Model):
     # A stream is committed (200 + message_start) once the backend sends no content for this long.
     commit_after: float = Field(1.0, ge=0)
     ping_interval: float = Field(5.0, gt=0)
+    # Requests that may wait for a busy backend before the answer is 529 overloaded.
+    queue_depth: int = Field(8, ge=0)
     capture_bodies: bool = True
     capture_count: int = Field(50, ge=0)
     capture_max_bytes: int = Field(20 * 1024 * 1024, ge=0)
     log_level: str = "info"
+    # Catalogue refresh: every `health_interval` s while a window shows it, else `idle_interval`.
     health_interval: float = Field(10.0, gt=0)
+    idle_interval: float = Field(60.0, gt=0)
+    # The desktop app starts in the tray, without its window (the headless mode ignores it).
+    start_hidden: bool = False
 
     @property
     def base_url(self) -> str:

@@ -5,10 +5,14 @@ from __future__ import annotations
 import os
 import re
 import sys
+from typing import TYPE_CHECKING
 
 from gateway.config import GatewayConfig
 
-__all__ = ["NO_TOKEN", "SHELLS", "claude_env", "default_shell", "render"]
+if TYPE_CHECKING:
+    from gateway.backends.catalogue import CatalogueSnapshot
+
+__all__ = ["NO_TOKEN", "SHELLS", "claude_env", "compact_window", "default_shell", "render"]
 
 # Claude Code asks the user to log in to Anthropic when no credential is set, so a gateway that
 # needs no token still gets a value; it is not a secret.
@@ -45,6 +49,20 @@ def claude_env(
         # The backend's real context window, so Claude Code compacts before the model overflows.
         env["CLAUDE_CODE_AUTO_COMPACT_WINDOW"] = str(auto_compact_window)
     return env
+
+
+def compact_window(config: GatewayConfig, snapshot: CatalogueSnapshot) -> int | None:
+    """The big model's loaded context window (what CLAUDE_CODE_AUTO_COMPACT_WINDOW should say);
+    None when the catalogue does not know it."""
+    from gateway.errors import GatewayError
+    from gateway.routing import resolve
+
+    try:
+        route = resolve("claude-sonnet-4-5", config, snapshot.index())
+    except GatewayError:
+        return None
+    model = snapshot.model(route.backend_id, route.model)
+    return model.context_window if model is not None else None
 
 
 def render(env: dict[str, str], shell: str) -> str:

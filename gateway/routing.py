@@ -94,8 +94,14 @@ def resolve(client_model: str, config: GatewayConfig, index: ModelIndex) -> Rout
     )
 
 
+def _backend_ids(config: GatewayConfig, index: ModelIndex) -> list[str]:
+    """Configured backends first, then those the catalogue knows (discovered ones)."""
+    ids = [b.id for b in config.backends if b.enabled]
+    return ids + [backend_id for backend_id in index.models if backend_id not in ids]
+
+
 def _exact(name: str, config: GatewayConfig, index: ModelIndex) -> Route | None:
-    backend_ids = {b.id for b in config.backends}
+    backend_ids = set(_backend_ids(config, index))
     if ":" in name:
         backend_id, _, model = name.partition(":")
         if backend_id in backend_ids:
@@ -116,19 +122,23 @@ def _role(role: str, config: GatewayConfig, index: ModelIndex, rule: str) -> Rou
 def _target(
     target: str | None, config: GatewayConfig, index: ModelIndex, rule: str, role: str | None
 ) -> Route:
+    backend_ids = _backend_ids(config, index)
     if target:
-        backend_ids = [b.id for b in config.backends]
         backend_id, sep, model = target.partition(":")
         if sep and backend_id in backend_ids:
             return Route(backend_id, model, rule, role)
-        return Route(index.backend_of(target) or backend_ids[0], target, rule, role)
-    # No model chosen: the first model the first backend lists.
-    for backend in config.backends:
-        names = index.models.get(backend.id) or ()
-        if names:
-            return Route(backend.id, names[0], rule, role)
-    urls = ", ".join(b.url for b in config.backends) or "none configured"
+        owner = index.backend_of(target) or (backend_ids[0] if backend_ids else None)
+        if owner is not None:
+            return Route(owner, target, rule, role)
+    else:
+        # No model chosen: the first model the first backend lists.
+        for backend_id in backend_ids:
+            names = index.models.get(backend_id) or ()
+            if names:
+                return Route(backend_id, names[0], rule, role)
+    known = ", ".join(backend_ids) or "none found"
+    what = f"'{target}' is on no known backend" if target else "no backend has listed any model"
     raise BackendUnavailable(
-        f"no model is chosen for '{role or 'big'}' and no backend has listed any model yet "
-        f"(backends: {urls}). Start LM Studio or Ollama and load a model, or pass --big MODEL."
+        f"no model for '{role or 'big'}': {what} yet (backends: {known}). Start LM Studio or "
+        "Ollama and load a model, or pass --big MODEL."
     )

@@ -109,6 +109,8 @@ def gateway_server() -> Iterator[Callable[..., GatewayServer]]:
         fields: dict[str, Any] = {
             "port": 0,
             "backends": [BackendConfig(id="fake", url=backend_url)],
+            # Only that backend: no probing of the machine's default ports.
+            "discover": False,
             "big": "fake-model",
             "small": "fake-model",
             **config_overrides,

@@ -1,6 +1,6 @@
 """`GET /v1/models`, `GET /health`, and the probes Claude Code sends (`HEAD /`, `/api/hello`).
 
-All answered from the monitor's cache: no backend is called on these paths.
+All answered from the registry's catalogue: no backend is called on these paths.
 """
 
 from __future__ import annotations
@@ -15,9 +15,10 @@ from starlette.responses import Response
 
 from gateway import __version__
 from gateway.api.state import GatewayState
+from gateway.backends.catalogue import BackendInfo, ModelInfo
 from gateway.errors import NotFound
 
-__all__ = ["router", "model_entries"]
+__all__ = ["describe", "model_entries", "router"]
 
 router = APIRouter()
 
@@ -42,11 +43,12 @@ def _rfc3339(epoch: float) -> str:
 
 
 def model_entries(state: GatewayState) -> list[dict[str, Any]]:
-    """The role aliases, then one `claude-…` id per backend model (Claude Code's /model picker
-    lists only ids that start with `claude`)."""
-    assert state.monitor is not None
+    """The role aliases, then one `claude-…` id per routable catalogue model (Claude Code's
+    /model picker lists only ids that start with `claude`)."""
+    assert state.registry is not None
     config = state.config
-    index = state.monitor.index()
+    snapshot = state.registry.snapshot()
+    index = state.registry.index()
     created_default = _rfc3339(state.started_at)
     entries: list[dict[str, Any]] = []
     roles = [("big", config.big), ("small", config.small or config.big)]
@@ -64,19 +66,36 @@ def model_entries(state: GatewayState) -> list[dict[str, Any]]:
                 "created_at": created_default,
             }
         )
-    statuses = {s.id: s for s in state.monitor.statuses}
-    for cid, (backend_id, model) in index.catalogue().items():
-        status = statuses.get(backend_id)
-        created = status.created.get(model) if status else None
+    for cid, (backend_id, name) in index.catalogue().items():
+        model = snapshot.model(backend_id, name)
+        created = model.created if model else None
         entries.append(
             {
                 "type": "model",
                 "id": cid,
-                "display_name": f"{model} on {backend_id} (LM Gate)",
+                "display_name": describe(name, model, snapshot.backend(backend_id)),
                 "created_at": _rfc3339(created) if created else created_default,
             }
         )
     return entries
+
+
+def describe(name: str, model: ModelInfo | None, backend: BackendInfo | None) -> str:
+    """What a model is, in a line: `qwen3:8b on ollama, loaded, 32k context (LM Gate)`."""
+    parts = [f"{name} on {backend.id if backend else 'an unknown backend'}"]
+    if backend is not None and backend.state == "down":
+        parts.append("backend down")
+    elif model is not None and model.loaded is not None:
+        parts.append("loaded" if model.loaded else "not loaded")
+    if model is not None and model.context_window:
+        parts.append(f"{_tokens(model.context_window)} context")
+    elif model is not None and model.max_context:
+        parts.append(f"up to {_tokens(model.max_context)} context")
+    return ", ".join(parts) + " (LM Gate)"
+
+
+def _tokens(count: int) -> str:
+    return f"{count // 1024}k" if count >= 1024 and count % 1024 == 0 else f"{count:,}"
 
 
 @router.get("/v1/models")
@@ -120,21 +139,29 @@ async def get_model(model_id: str, request: Request) -> Response:
 @router.get("/health")
 async def health(request: Request) -> Response:
     state = _state(request)
-    assert state.monitor is not None
+    assert state.registry is not None
+    snapshot = state.registry.snapshot()
     backends = [
         {
-            "id": s.id,
-            "url": s.url,
-            "status": s.state,
-            "latency_ms": s.latency_ms,
-            "models": list(s.models),
-            "error": s.error,
-            "checked_at": _rfc3339(s.checked_at) if s.checked_at else None,
+            "id": b.id,
+            "kind": b.kind,
+            "url": b.url,
+            "status": b.state,
+            "version": b.version,
+            "protocol": b.protocol,
+            "discovered": b.discovered,
+            "remote": b.remote,
+            "latency_ms": b.latency_ms,
+            "models": [m.name for m in snapshot.models_of(b.id)],
+            "loaded": [m.name for m in snapshot.models_of(b.id) if m.loaded],
+            "error": b.error,
+            "checked_at": _rfc3339(b.checked_at) if b.checked_at else None,
         }
-        for s in state.monitor.statuses
+        for b in snapshot.backends
     ]
-    up = sum(1 for b in backends if b["status"] == "up")
-    overall = "ok" if up == len(backends) else ("degraded" if up else "down")
+    live = [b for b in backends if b["status"] != "disabled"]
+    up = sum(1 for b in live if b["status"] == "up")
+    overall = "ok" if live and up == len(live) else ("degraded" if up else "down")
     return _json(
         {
             "status": overall,

@@ -23,14 +23,21 @@ class ModelInfo:
     thinking: bool | None = None
     kind: str = "llm"  # "llm" | "embedding" | "vlm" …: embeddings are never routed to
     size_bytes: int | None = None
+    created: int | None = None  # epoch seconds, where the backend says
+
+    @property
+    def routable(self) -> bool:
+        return self.kind != "embedding"
 
 
 @dataclass(frozen=True, slots=True)
 class BackendInfo:
     id: str
-    kind: str  # "lmstudio" | "ollama" | "llamacpp" | "vllm" | "sglang" | "jan" | "openai" | preset id
+    kind: (
+        str  # "lmstudio" | "ollama" | "llamacpp" | "vllm" | "sglang" | "jan" | "openai" | preset id
+    )
     url: str  # the OpenAI-compatible base (…/v1)
-    state: str = "unknown"  # "up" | "down" | "unknown"
+    state: str = "unknown"  # "up" | "down" | "unknown" | "disabled"
     version: str | None = None
     protocol: str = "openai"  # what the gateway speaks to it: "openai" | "anthropic" | "ollama"
     latency_ms: float | None = None
@@ -40,6 +47,13 @@ class BackendInfo:
     remote: bool = False
     slots: int | None = None  # parallel requests it serves (llama.cpp total_slots)
     display_name: str | None = None
+    protocol_reason: str | None = None  # why `protocol` (gateway.backends.protocols)
+    features: tuple[str, ...] = ()  # what the probe saw, e.g. "rest-v1", "messages"
+    # For the request path, from the config and the preset:
+    max_output_tokens: int | None = None  # the provider's output ceiling
+    can_stream: bool = True
+    retries: int = 0
+    concurrency: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,11 +75,16 @@ class CatalogueSnapshot:
     def models_of(self, backend_id: str) -> list[ModelInfo]:
         return [m for m in self.models if m.backend_id == backend_id]
 
+    def routable(self) -> list[ModelInfo]:
+        """What requests may name: no embedding models, nothing of a disabled backend."""
+        live = {b.id for b in self.backends if b.state != "disabled"}
+        return [m for m in self.models if m.routable and m.backend_id in live]
+
     def index(self) -> ModelIndex:
         """Routable (non-embedding) models per backend, loaded ones first."""
         table: dict[str, list[str]] = {b.id: [] for b in self.backends}
         ordered = sorted(self.models, key=lambda m: (m.loaded is False, m.loaded is None))
         for m in ordered:
-            if m.kind != "embedding" and m.backend_id in table:
+            if m.routable and m.backend_id in table:
                 table[m.backend_id].append(m.name)
         return ModelIndex({k: tuple(v) for k, v in table.items()})

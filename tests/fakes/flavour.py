@@ -74,11 +74,21 @@ class Flavour:
     # The model's trained maximum, reported where the backend reports one.
     trained_context_length: ClassVar[int] = 131072
 
-    def __init__(self, models: Sequence[str], context_length: int | None) -> None:
+    def __init__(
+        self,
+        models: Sequence[str],
+        context_length: int | None,
+        *,
+        loaded: Sequence[str] | None = None,
+        version: str | None = None,
+    ) -> None:
         if not models:
             raise ValueError("a fake backend needs at least one model")
         self.models = list(models)
         self.context_length = context_length
+        # The models in memory; by default the first one, the others only downloaded.
+        self.loaded = list(models[:1] if loaded is None else loaded)
+        self.version = version
 
     @property
     def loaded_context_length(self) -> int:

@@ -7,6 +7,8 @@ Sources of truth:
   (n_ctx_train, and n_ctx in recent builds: 1ay1/agentty#49); /v1/chat/completions answers
   carry `timings` (cache_n, prompt_n, prompt_ms, predicted_n, …) and `usage` with
   `prompt_tokens_details.cached_tokens`; reasoning comes as `reasoning_content`.
+- Anthropic Messages API (ggml-org/llama.cpp#17570, Nov 2025): POST /v1/messages and POST
+  /v1/messages/count_tokens → {"input_tokens": N}; older builds answer 404 there.
 - The streamed answer puts `usage` and `timings` in the final chunk, the one with finish_reason
   (observed against llama-server, shared/reference/real-clients-and-backends.md §3).
 - Errors are {"error": {"code", "message", "type"}}; a prompt longer than the context is
@@ -20,7 +22,10 @@ Sources of truth:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, ClassVar
+
+import orjson
 
 from tests.fakes.flavour import (
     ChatContext,
@@ -57,7 +62,27 @@ class LlamaCpp(Flavour):
     chat_paths: ClassVar[frozenset[str]] = frozenset({"/v1/chat/completions", "/chat/completions"})
     default_context_length: ClassVar[int] = 8192
 
+    def __init__(
+        self,
+        models: Sequence[str],
+        context_length: int | None,
+        *,
+        loaded: Sequence[str] | None = None,
+        version: str | None = None,
+        messages_api: bool = False,
+        vision: bool = False,
+        slots: int = 1,
+    ) -> None:
+        """`messages_api`: answer /v1/messages/count_tokens like builds since llama.cpp#17570
+        (off by default: this fake does not serve /v1/messages itself)."""
+        super().__init__(models, context_length, loaded=loaded, version=version or _BUILD)
+        self.messages_api = messages_api
+        self.vision = vision
+        self.slots = slots
+
     def route(self, method: str, path: str, body: Any) -> Response | None:
+        if method == "POST" and path == "/v1/messages/count_tokens" and self.messages_api:
+            return json_response({"input_tokens": max(1, len(orjson.dumps(body)) // 4)})
         if method not in ("GET", "HEAD"):
             return None
         if path in ("/health", "/v1/health"):
@@ -78,12 +103,12 @@ class LlamaCpp(Flavour):
                 "is_processing": False,
                 "params": {"n_predict": -1, "temperature": 0.8, "top_k": 40, "top_p": 0.95},
             },
-            "total_slots": 1,
+            "total_slots": self.slots,
             "model_path": f"/models/{self.models[0]}.gguf",
             "chat_template": "{{ messages }}",
             "chat_template_caps": {"supports_tools": True, "supports_tool_calls": True},
-            "modalities": {"vision": False, "audio": False},
-            "build_info": _BUILD,
+            "modalities": {"vision": self.vision, "audio": False},
+            "build_info": self.version,
             "is_sleeping": False,
         }
 
@@ -121,7 +146,7 @@ class LlamaCpp(Flavour):
         return random_id(32)
 
     def fingerprint(self, model: str) -> str | None:
-        return _BUILD
+        return self.version
 
     def role_delta(self) -> dict[str, Any] | None:
         return {"role": "assistant", "content": None}

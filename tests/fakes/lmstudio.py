@@ -9,6 +9,13 @@ Sources of truth:
   type, publisher, arch, compatibility_type, quantization, state, max_context_length; a loaded
   model also reports `loaded_context_length` (zed-industries/zed#25606) and `capabilities`
   such as ["tool_use"] (agustif/opencode-lmstudio#21).
+- REST API v1 (LM Studio 0.4.0+, lmstudio-ai/docs 1_developer/2_rest/list.md): GET
+  /api/v1/models → {"models": [{type "llm" | "embedding", publisher, key, display_name,
+  architecture, quantization {name, bits_per_weight}, size_bytes, params_string,
+  loaded_instances [{id, config {context_length, …}}], max_context_length, format,
+  capabilities {vision, trained_for_tool_use}}]}; embedding models have no capabilities.
+  The server reports no version of its own (api-changelog: v1 REST in 0.4.0, /v1/messages in
+  0.4.1).
 - Unknown paths answer 200 with {"error": "Unexpected endpoint or method. (POST /x)"} from
   Express (lmstudio-ai/lmstudio-bug-tracker#618, #2085).
 - Context overflow: "Trying to keep the first N tokens when context the overflows. However, the
@@ -23,6 +30,7 @@ Sources of truth:
 from __future__ import annotations
 
 import string
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from tests.fakes.flavour import (
@@ -62,6 +70,25 @@ class LMStudio(Flavour):
     name = "lmstudio"
     extra_headers: ClassVar[tuple[tuple[str, str], ...]] = (("x-powered-by", "Express"),)
 
+    def __init__(
+        self,
+        models: Sequence[str],
+        context_length: int | None,
+        *,
+        loaded: Sequence[str] | None = None,
+        version: str | None = None,
+        rest: str = "v0",
+        types: dict[str, str] | None = None,
+        tools: bool = True,
+    ) -> None:
+        """`rest`: which REST API the build serves: "v0" (0.3; the default, since this fake does
+        not serve /v1/messages, which the v1 REST API implies), "v1" or "both" (0.4+);
+        `types`: model → "llm" | "vlm" | "embeddings" (v0 words), default "llm"."""
+        super().__init__(models, context_length, loaded=loaded, version=version)
+        self.rest = rest
+        self.types = types or {}
+        self.tools = tools
+
     def route(self, method: str, path: str, body: Any) -> Response | None:
         if method != "GET":
             return None
@@ -71,33 +98,64 @@ class LMStudio(Flavour):
                 for model in self.models
             ]
             return json_response({"object": "list", "data": data})
+        if path == "/api/v1/models" and self.rest in ("v1", "both"):
+            return json_response({"models": [self._v1_model(model) for model in self.models]})
+        if self.rest not in ("v0", "both"):
+            return None
         if path == "/api/v0/models":
-            data = [self._rest_model(i, model) for i, model in enumerate(self.models)]
+            data = [self._rest_model(model) for model in self.models]
             return json_response({"object": "list", "data": data})
         prefix = "/api/v0/models/"
         if path.startswith(prefix):
-            for i, model in enumerate(self.models):
+            for model in self.models:
                 if model == path[len(prefix) :]:
-                    return json_response(self._rest_model(i, model))
+                    return json_response(self._rest_model(model))
             return json_response({"error": "Model not found"}, 404)
         return None
 
-    def _rest_model(self, index: int, model: str) -> dict[str, Any]:
+    def _rest_model(self, model: str) -> dict[str, Any]:
+        loaded = model in self.loaded
+        kind = self.types.get(model, "llm")
         entry: dict[str, Any] = {
             "id": model,
             "object": "model",
-            "type": "llm",
+            "type": kind,
             "publisher": "lmstudio-community",
             "arch": "qwen2",
             "compatibility_type": "gguf",
             "quantization": "Q4_K_M",
-            # The first model is the loaded one; the others are only downloaded.
-            "state": "loaded" if index == 0 else "not-loaded",
+            "state": "loaded" if loaded else "not-loaded",
             "max_context_length": self.trained_context_length,
         }
-        if index == 0:
+        if loaded:
             entry["loaded_context_length"] = self.loaded_context_length
-        entry["capabilities"] = ["tool_use"]
+        if kind != "embeddings":
+            entry["capabilities"] = ["tool_use"] if self.tools else []
+        return entry
+
+    def _v1_model(self, model: str) -> dict[str, Any]:
+        kind = self.types.get(model, "llm")
+        instances = []
+        if model in self.loaded:
+            instances.append(
+                {"id": model, "config": {"context_length": self.loaded_context_length}}
+            )
+        entry: dict[str, Any] = {
+            "type": "embedding" if kind == "embeddings" else "llm",
+            "publisher": "lmstudio-community",
+            "key": model,
+            "display_name": model,
+            "quantization": {"name": "Q4_K_M", "bits_per_weight": 4},
+            "size_bytes": 4683073888,
+            "params_string": "7B",
+            "loaded_instances": instances,
+            "max_context_length": self.trained_context_length,
+            "format": "gguf",
+        }
+        if kind != "embeddings":
+            entry["architecture"] = "qwen2"
+            entry["capabilities"] = {"vision": kind == "vlm", "trained_for_tool_use": self.tools}
+            entry["description"] = None
         return entry
 
     def unknown(self, method: str, path: str) -> Response:

@@ -28,18 +28,40 @@ from tests.fakes.replies import Error, ToolCall
 
 __all__ = ["Ollama"]
 
-_VERSION = "0.12.6"
+# By default a version whose protocol (gateway.backends.protocols) is "openai": this fake serves
+# neither /v1/messages nor /api/chat. Pass `version` to test the decision itself.
+_VERSION = "0.2.8"
 _MODIFIED_AT = "2026-10-01T12:00:00.000000000Z"
 _DIGEST = "a8b0c51577010a279d933d14c2a8ab4b268079d44c5c8830c0a93900f1827c67"
+
+
+def _tagged(model: str) -> str:
+    return model if ":" in model else f"{model}:latest"
 
 
 class Ollama(Flavour):
     name = "ollama"
     reasoning_field: ClassVar[str] = "reasoning"
 
-    def __init__(self, models: Sequence[str], context_length: int | None) -> None:
+    def __init__(
+        self,
+        models: Sequence[str],
+        context_length: int | None,
+        *,
+        loaded: Sequence[str] | None = None,
+        version: str | None = None,
+        capabilities: dict[str, list[str]] | None = None,
+    ) -> None:
+        """`capabilities`: model → /api/show's list, default ["completion", "tools"]."""
         # Ollama names every model `name:tag`; a bare name means the `latest` tag.
-        super().__init__([m if ":" in m else f"{m}:latest" for m in models], context_length)
+        tagged = [_tagged(m) for m in models]
+        super().__init__(
+            tagged,
+            context_length,
+            loaded=None if loaded is None else [_tagged(m) for m in loaded],
+            version=version or _VERSION,
+        )
+        self.capabilities = {_tagged(k): v for k, v in (capabilities or {}).items()}
 
     def _find(self, model: str | None) -> str | None:
         if not model:
@@ -51,18 +73,11 @@ class Ollama(Flavour):
         if path == "/" and method in ("GET", "HEAD"):
             return Response(200, b"Ollama is running", "text/plain; charset=utf-8")
         if method == "GET" and path == "/api/version":
-            return json_response({"version": _VERSION})
+            return json_response({"version": self.version})
         if method == "GET" and path == "/api/tags":
             return json_response({"models": [self._tag(m) for m in self.models]})
         if method == "GET" and path == "/api/ps":
-            running = {
-                **self._tag(self.models[0]),
-                "expires_at": "2099-01-01T00:00:00.000000000Z",
-                "size_vram": 0,
-                "context_length": self.loaded_context_length,
-            }
-            del running["modified_at"]
-            return json_response({"models": [running]})
+            return json_response({"models": [self._running(m) for m in self.loaded]})
         if method == "POST" and path == "/api/show":
             name = body.get("model") if isinstance(body, dict) else None
             found = self._find(name if isinstance(name, str) else None)
@@ -76,6 +91,16 @@ class Ollama(Flavour):
             ]
             return json_response({"object": "list", "data": data})
         return None
+
+    def _running(self, model: str) -> dict[str, Any]:
+        running = {
+            **self._tag(model),
+            "expires_at": "2099-01-01T00:00:00.000000000Z",
+            "size_vram": 0,
+            "context_length": self.loaded_context_length,
+        }
+        del running["modified_at"]
+        return running
 
     def _tag(self, model: str) -> dict[str, Any]:
         return {
@@ -106,7 +131,7 @@ class Ollama(Flavour):
                 "general.parameter_count": 494032768,
                 "qwen2.context_length": self.trained_context_length,
             },
-            "capabilities": ["completion", "tools"],
+            "capabilities": self.capabilities.get(model, ["completion", "tools"]),
             "modified_at": _MODIFIED_AT,
         }
 

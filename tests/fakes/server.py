@@ -90,7 +90,9 @@ class FakeBackend:
 
     `strict_template` refuses role orders a Gemma chat template refuses; `reject_null_content`
     (default: on in strict mode) refuses assistant messages with null or missing content;
-    `context_length` makes prompts estimated longer than it fail the flavour's documented way.
+    `context_length` makes prompts estimated longer than it fail the flavour's documented way;
+    `port` restarts a stopped fake where it was; other keywords go to the flavour (`loaded`,
+    `version`, and each flavour's own).
     """
 
     def __init__(
@@ -102,16 +104,21 @@ class FakeBackend:
         models: Sequence[str] | None = None,
         context_length: int | None = None,
         host: str = "127.0.0.1",
+        port: int = 0,
+        **flavour_options: Any,
     ) -> None:
         if flavour not in FLAVOURS:
             raise ValueError(f"unknown flavour {flavour!r}; one of {', '.join(FLAVOURS)}")
-        self.flavour = FLAVOURS[flavour](list(models or DEFAULT_MODELS), context_length)
+        self.flavour = FLAVOURS[flavour](
+            list(models or DEFAULT_MODELS), context_length, **flavour_options
+        )
         self.strict_template = strict_template
         self.reject_null_content = (
             strict_template if reject_null_content is None else reject_null_content
         )
         self.default_reply: Reply = Text()
         self.host = host
+        self._wanted_port = port
         self._lock = threading.Condition()
         self._replies: deque[Reply] = deque()
         self._requests: list[RecordedRequest] = []
@@ -125,9 +132,10 @@ class FakeBackend:
     def start(self) -> FakeBackend:
         if self._server is not None:
             return self
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # IPPROTO_TCP so that asyncio sets TCP_NODELAY on accepted connections (no 40 ms stalls)
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((self.host, 0))
+        sock.bind((self.host, self._wanted_port))
         self._socket = sock
         config = uvicorn.Config(
             self._app,
@@ -225,9 +233,10 @@ class FakeBackend:
             return self._lock.wait_for(lambda: self._disconnects >= count, timeout)
 
     def wait_for_requests(self, count: int, timeout: float = 5.0) -> bool:
-        """Block until `count` requests in total have arrived; False on timeout."""
+        """Block until `count` chat requests in total have arrived; False on timeout. (The
+        gateway's catalogue probes are requests too, and are not counted.)"""
         with self._lock:
-            return self._lock.wait_for(lambda: len(self._requests) >= count, timeout)
+            return self._lock.wait_for(lambda: len(self.chat_requests) >= count, timeout)
 
     # --- the ASGI app -----------------------------------------------------------------------
 

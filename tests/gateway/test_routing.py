@@ -74,7 +74,7 @@ def test_small_falls_back_to_big() -> None:
 def test_nothing_known_and_nothing_chosen_is_503_naming_the_backend() -> None:
     with pytest.raises(BackendUnavailable) as info:
         resolve("claude-sonnet-4-6", config(big=None, small=None), ModelIndex({}))
-    assert "127.0.0.1:1234" in info.value.message and "--big" in info.value.message
+    assert "backends: lms, ollama" in info.value.message and "--big" in info.value.message
 
 
 def test_catalogue_ids_are_claude_ids_and_unique() -> None:
