@@ -89,9 +89,10 @@ class _Log:
 
 
 def convert_conversation(
-    req: MessagesRequest, *, vision: bool
+    req: MessagesRequest, *, vision: bool, reasoning_roundtrip: bool = False
 ) -> tuple[list[dict[str, Any]], list[str], list[str]]:
-    """Return (OpenAI messages, changes, warnings)."""
+    """Return (OpenAI messages, changes, warnings). `reasoning_roundtrip`: thinking goes back as
+    `reasoning_content` on assistant turns that call tools (DeepSeek answers 400 without it)."""
     log = _Log()
     out: list[dict[str, Any]] = []
     system = _system_text(req.get("system"), log)
@@ -100,7 +101,7 @@ def convert_conversation(
     calls: list[str] = []  # the previous assistant turn's tool call ids, still to be answered
     for role, blocks in _fold(req["messages"], log):
         if role == "assistant":
-            message, calls = _assistant(blocks, log)
+            message, calls = _assistant(blocks, log, reasoning_roundtrip)
             out.append(message)
         else:
             _user(blocks, calls, out, log, vision)
@@ -175,8 +176,11 @@ def _reminder(content: str | list[Any], log: _Log) -> dict[str, Any]:
     return {"type": "text", "text": f"<system-reminder>\n{text}\n</system-reminder>"}
 
 
-def _assistant(blocks: list[dict[str, Any]], log: _Log) -> tuple[dict[str, Any], list[str]]:
+def _assistant(
+    blocks: list[dict[str, Any]], log: _Log, reasoning_roundtrip: bool = False
+) -> tuple[dict[str, Any], list[str]]:
     texts: list[str] = []
+    thoughts: list[str] = []
     tool_calls: list[dict[str, Any]] = []
     for block in blocks:
         kind = block["type"]
@@ -189,12 +193,15 @@ def _assistant(blocks: list[dict[str, Any]], log: _Log) -> tuple[dict[str, Any],
             tool_calls.append({"id": block["id"], "type": "function", "function": function})
         elif kind == "thinking":
             log.thinking += 1
+            thoughts.append(block["thinking"])
         else:
             texts.append(_placeholder(kind, log))
     # Content is "" rather than null or missing: llama-cpp-python answers 422 and 500 to those.
     message: dict[str, Any] = {"role": "assistant", "content": "\n\n".join(texts)}
     if tool_calls:
         message["tool_calls"] = tool_calls
+        if reasoning_roundtrip and thoughts:
+            message["reasoning_content"] = "\n\n".join(thoughts)
     return message, [call["id"] for call in tool_calls]
 
 

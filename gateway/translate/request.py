@@ -8,7 +8,13 @@ from typing import Any
 from gateway.schemas.anthropic import MessagesRequest
 from gateway.translate.conversation import convert_conversation
 
-__all__ = ["BackendTraits", "Translation", "anthropic_to_openai", "is_web_search_request"]
+__all__ = [
+    "BackendTraits",
+    "Translation",
+    "anthropic_to_openai",
+    "clean_schema",
+    "is_web_search_request",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,6 +28,8 @@ class BackendTraits:
     stream_usage: bool = True  # send stream_options={"include_usage": true} when streaming
     json_schema: bool = True  # output_config.format -> response_format json_schema
     max_tokens_field: str = "max_tokens"  # or "max_completion_tokens" (OpenAI reasoning models)
+    reasoning_roundtrip: bool = False  # DeepSeek: thinking back as reasoning_content on tool turns
+    clean_json_schema: bool = False  # Gemini: tool schemas without the keywords it refuses
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,9 +47,11 @@ def anthropic_to_openai(
     req: MessagesRequest, model: str, *, stream: bool, traits: BackendTraits = _DEFAULT_TRAITS
 ) -> Translation:
     """Translate; pieces of `req` (tool schemas, text) are shared with the body, not copied."""
-    messages, changes, warnings = convert_conversation(req, vision=traits.vision)
+    messages, changes, warnings = convert_conversation(
+        req, vision=traits.vision, reasoning_roundtrip=traits.reasoning_roundtrip
+    )
     body: dict[str, Any] = {"model": model, "messages": messages}
-    _tools(req, body, changes, warnings)
+    _tools(req, body, changes, warnings, clean=traits.clean_json_schema)
     body[traits.max_tokens_field] = req["max_tokens"]
     for key in ("temperature", "top_p", "top_k"):
         value = req.get(key)
@@ -79,7 +89,12 @@ def is_web_search_request(req: MessagesRequest) -> bool:
 
 
 def _tools(
-    req: MessagesRequest, body: dict[str, Any], changes: list[str], warnings: list[str]
+    req: MessagesRequest,
+    body: dict[str, Any],
+    changes: list[str],
+    warnings: list[str],
+    *,
+    clean: bool = False,
 ) -> None:
     tools: list[dict[str, Any]] = []
     names: set[str] = set()
@@ -94,9 +109,12 @@ def _tools(
         function: dict[str, Any] = {"name": tool["name"]}
         if tool.get("description"):
             function["description"] = tool["description"]
-        function["parameters"] = schema  # unchanged: $schema, anyOf, const… are the model's guide
+        # Unchanged ($schema, anyOf, const… are the model's guide) unless the provider refuses them.
+        function["parameters"] = clean_schema(schema) if clean else schema
         tools.append({"type": "function", "function": function})
         names.add(tool["name"])
+    if clean and tools:
+        changes.append("tool schemas cleaned for the provider")
     if not tools:
         return  # `tools: []` trips some servers' templates; no tool_choice without tools either
     body["tools"] = tools
@@ -157,3 +175,45 @@ def _reasoning(
             else:
                 level = "high"
         body["reasoning_effort"] = level
+
+
+# Gemini's OpenAI-compatible endpoint takes an OpenAPI subset of JSON Schema and answers 400 to
+# the rest (Claude Code's schemas carry $schema, additionalProperties, const, exclusiveMinimum…).
+_REFUSED_KEYWORDS = frozenset(
+    {
+        "$schema",
+        "$id",
+        "$comment",
+        "additionalProperties",
+        "exclusiveMinimum",
+        "exclusiveMaximum",
+        "propertyNames",
+        "patternProperties",
+        "unevaluatedProperties",
+        "examples",
+        "default",
+    }
+)
+_KEPT_FORMATS = frozenset({"enum", "date-time"})
+
+
+def clean_schema(schema: Any) -> Any:
+    """A copy of a JSON schema without the keywords Gemini refuses; `const` becomes a one-value
+    `enum` and string formats other than enum/date-time are dropped. The input is not changed."""
+    if isinstance(schema, list):
+        return [clean_schema(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out: dict[str, Any] = {}
+    for key, value in schema.items():
+        if key in _REFUSED_KEYWORDS:
+            continue
+        if key == "const":
+            out["enum"] = [value]
+        elif key == "format" and value not in _KEPT_FORMATS:
+            continue
+        elif key == "properties" and isinstance(value, dict):
+            out[key] = {name: clean_schema(sub) for name, sub in value.items()}
+        else:
+            out[key] = clean_schema(value)
+    return out

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 from gateway.translate.arguments import parse_arguments
 from gateway.translate.thinking import SIGNATURE, ThinkTagSplitter
+from gateway.translate.toolcalls import CallPiece, extract_tool_calls
 
-__all__ = ["map_stop_reason", "map_usage", "openai_to_anthropic", "text_message", "tool_use_id"]
+__all__ = [
+    "map_stop_reason",
+    "map_usage",
+    "openai_to_anthropic",
+    "openai_to_anthropic_with_notes",
+    "text_message",
+    "tool_use_id",
+]
 
 _STOP_REASONS = {
     "stop": "end_turn",
@@ -50,8 +59,28 @@ def tool_use_id(message_id: str, index: int) -> str:
 
 
 def openai_to_anthropic(
-    resp: dict[str, Any], *, client_model: str, message_id: str
+    resp: dict[str, Any],
+    *,
+    client_model: str,
+    message_id: str,
+    tool_names: Collection[str] = (),
 ) -> dict[str, Any]:
+    message, _ = openai_to_anthropic_with_notes(
+        resp, client_model=client_model, message_id=message_id, tool_names=tool_names
+    )
+    return message
+
+
+def openai_to_anthropic_with_notes(
+    resp: dict[str, Any],
+    *,
+    client_model: str,
+    message_id: str,
+    tool_names: Collection[str] = (),
+) -> tuple[dict[str, Any], list[str]]:
+    """The message and what was changed or could not be: with `tool_names`, calls the model
+    wrote as text become tool_use blocks ("tool call written as text repaired (…)")."""
+    notes: list[str] = []
     choices = resp.get("choices") or [{}]
     choice = choices[0] if isinstance(choices[0], dict) else {}
     message = choice.get("message") or {}
@@ -63,14 +92,23 @@ def openai_to_anthropic(
     splitter = ThinkTagSplitter()
     pieces = splitter.feed(_text_of(message.get("content")))
     pieces += splitter.flush()
+    answer = ""
+    if tool_names:
+        # Reasoning never follows the answer's text, so the text can be read whole, at the end.
+        answer = "".join(text for kind, text in pieces if kind == "text")
+        pieces = [piece for piece in pieces if piece[0] != "text"]
     for kind, text in pieces:
-        last = content[-1] if content else None
-        if last is not None and last["type"] == kind:
-            last[kind] += text
-        elif kind == "thinking":
-            content.append(_thinking(text))
-        else:
-            content.append({"type": "text", "text": text})
+        _add(content, kind, text)
+    text_calls = 0
+    if answer:
+        found, warnings = extract_tool_calls(answer, tool_names)
+        notes += warnings
+        for piece in found:
+            if isinstance(piece, CallPiece):
+                content.append(_text_call(piece, message_id, len(content), notes))
+                text_calls += 1
+            else:
+                _add(content, "text", piece.text)
 
     calls = message.get("tool_calls") or []
     if not calls and isinstance(message.get("function_call"), dict):
@@ -87,16 +125,17 @@ def openai_to_anthropic(
             }
         )
 
+    had_tool_use = bool(calls) or text_calls > 0
     return {
         "id": message_id,
         "type": "message",
         "role": "assistant",
         "model": client_model,
         "content": content,
-        "stop_reason": map_stop_reason(choice.get("finish_reason"), had_tool_use=bool(calls)),
+        "stop_reason": map_stop_reason(choice.get("finish_reason"), had_tool_use=had_tool_use),
         "stop_sequence": None,
         "usage": map_usage(resp.get("usage")),
-    }
+    }, notes
 
 
 def text_message(text: str, *, client_model: str, message_id: str) -> dict[str, Any]:
@@ -109,6 +148,26 @@ def text_message(text: str, *, client_model: str, message_id: str) -> dict[str, 
         "stop_reason": "end_turn",
         "stop_sequence": None,
         "usage": _usage(0, 0, 0),
+    }
+
+
+def _add(content: list[dict[str, Any]], kind: str, text: str) -> None:
+    last = content[-1] if content else None
+    if last is not None and last["type"] == kind:
+        last[kind] += text
+    elif kind == "thinking":
+        content.append(_thinking(text))
+    else:
+        content.append({"type": "text", "text": text})
+
+
+def _text_call(call: CallPiece, message_id: str, index: int, notes: list[str]) -> dict[str, Any]:
+    notes.append(call.note)
+    return {
+        "type": "tool_use",
+        "id": tool_use_id(message_id, index),
+        "name": call.name,
+        "input": call.input,
     }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 import orjson
@@ -10,6 +11,7 @@ from gateway.errors import UpstreamError
 from gateway.translate.arguments import parse_arguments
 from gateway.translate.response import map_stop_reason, map_usage, tool_use_id
 from gateway.translate.thinking import SIGNATURE, ThinkTagSplitter
+from gateway.translate.toolcalls import CallPiece, Piece, ToolCallSniffer
 
 __all__ = ["Event", "StreamTranslator", "events_from_message"]
 
@@ -34,9 +36,19 @@ class _ToolCall:
 class StreamTranslator:
     """Anthropic's grammar, kept whatever the backend sends: one block open at a time, indexes
     0, 1, 2…, every block closed before the next opens, usage and stop reason only at the end
-    (a backend's finish_reason arrives before its usage chunk)."""
+    (a backend's finish_reason arrives before its usage chunk).
 
-    def __init__(self, *, message_id: str, client_model: str, input_tokens: int = 0) -> None:
+    With `tool_names`, calls the model wrote as text become tool_use blocks (see toolcalls);
+    without, the text is not looked at."""
+
+    def __init__(
+        self,
+        *,
+        message_id: str,
+        client_model: str,
+        input_tokens: int = 0,
+        tool_names: Collection[str] = (),
+    ) -> None:
         self._message_id = message_id
         self._client_model = client_model
         self._input_tokens = input_tokens
@@ -53,6 +65,8 @@ class StreamTranslator:
         self._warnings: list[str] = []
         self._has_content = False
         self._had_tool_use = False
+        self._sniffer = ToolCallSniffer(tool_names) if tool_names else None
+        self._repairs: list[str] = []
 
     @property
     def has_content(self) -> bool:
@@ -78,6 +92,11 @@ class StreamTranslator:
     @property
     def warnings(self) -> list[str]:
         return self._warnings
+
+    @property
+    def repairs(self) -> list[str]:
+        """What was changed on the way, e.g. a tool call written as text made a call."""
+        return self._repairs
 
     def start(self) -> list[Event]:
         if self._started:
@@ -111,7 +130,10 @@ class StreamTranslator:
             if content and isinstance(content, str):
                 self._has_content = True
                 for kind, text in self._splitter.feed(content):
-                    self._append(kind, text, events)
+                    if kind == "text" and self._sniffer is not None:
+                        self._sniffed(self._sniffer.feed(text), events)
+                    else:
+                        self._append(kind, text, events)
             calls = delta.get("tool_calls")
             if not calls and isinstance(delta.get("function_call"), dict):
                 calls = [{"index": 0, "function": delta["function_call"]}]
@@ -128,7 +150,14 @@ class StreamTranslator:
             return []
         events = self.start() if not self._started else []
         for kind, text in self._splitter.flush():
-            self._append(kind, text, events)
+            if kind == "text" and self._sniffer is not None:
+                self._sniffed(self._sniffer.feed(text), events)
+            else:
+                self._append(kind, text, events)
+        if self._sniffer is not None:
+            self._sniffed(self._sniffer.finish(), events)
+            self._warnings.extend(self._sniffer.warnings)
+            self._sniffer = None
         if self._finish_reason is None:
             raise UpstreamError(
                 "the backend's stream ended before the model finished (no finish_reason)"
@@ -180,6 +209,28 @@ class StreamTranslator:
         events.append(
             ("content_block_delta", {"type": "content_block_delta", "index": index, "delta": delta})
         )
+
+    def _sniffed(self, pieces: list[Piece], events: list[Event]) -> None:
+        for piece in pieces:
+            if isinstance(piece, CallPiece):
+                self._text_call(piece, events)
+            else:
+                self._append("text", piece.text, events)
+
+    def _text_call(self, call: CallPiece, events: list[Event]) -> None:
+        """A call the model wrote as text, as the tool_use block it meant (input in one delta)."""
+        index = len(self._blocks)
+        block = {
+            "type": "tool_use",
+            "id": tool_use_id(self._message_id, index),
+            "name": call.name,
+            "input": {},
+        }
+        self._open_block(block, events)
+        self._tool_json(index, orjson.dumps(call.input).decode(), events)
+        self._close(events)
+        self._had_tool_use = True
+        self._repairs.append(call.note)
 
     def _tool_delta(self, call: dict[str, Any], events: list[Event]) -> None:
         key = call.get("index")

@@ -10,6 +10,7 @@ from gateway.translate.response import (
     map_stop_reason,
     map_usage,
     openai_to_anthropic,
+    openai_to_anthropic_with_notes,
     text_message,
 )
 from gateway.translate.thinking import SIGNATURE
@@ -212,3 +213,60 @@ def test_text_message() -> None:
         "stop_sequence": None,
         "usage": _usage(0, 0, 0),
     }
+
+
+def test_a_call_written_as_text_becomes_a_tool_use_block() -> None:
+    text = 'Checking.\n{"name": "Read", "arguments": {"file_path": "README.md"}}'
+    message, notes = openai_to_anthropic_with_notes(
+        completion({"content": text}),
+        client_model="claude-sonnet-4-6",
+        message_id=MESSAGE_ID,
+        tool_names=["Read"],
+    )
+    assert message["content"] == [
+        {"type": "text", "text": "Checking.\n"},
+        {
+            "type": "tool_use",
+            "id": "toolu_0a1b2c3d4e5f_1",
+            "name": "Read",
+            "input": {"file_path": "README.md"},
+        },
+    ]
+    assert message["stop_reason"] == "tool_use"
+    assert notes == ["tool call written as text repaired (bare JSON format)"]
+    # The one-result function gives the same message, and without tools the text is left.
+    assert (
+        openai_to_anthropic(
+            completion({"content": text}),
+            client_model="claude-sonnet-4-6",
+            message_id=MESSAGE_ID,
+            tool_names=["Read"],
+        )
+        == message
+    )
+    assert translate(completion({"content": text}))["content"] == [{"type": "text", "text": text}]
+
+
+def test_text_calls_come_before_the_backends_own_calls() -> None:
+    native = {"id": "call_1", "type": "function", "function": {"name": "Bash", "arguments": "{}"}}
+    message, _ = openai_to_anthropic_with_notes(
+        completion({"content": "[TOOL_CALLS]Read[ARGS]{}", "tool_calls": [native]}, "tool_calls"),
+        client_model="claude-sonnet-4-6",
+        message_id=MESSAGE_ID,
+        tool_names=["Read", "Bash"],
+    )
+    assert [(block["name"], block["id"]) for block in message["content"]] == [
+        ("Read", "toolu_0a1b2c3d4e5f_0"),
+        ("Bash", "call_1"),
+    ]
+
+
+def test_an_unreadable_text_call_is_a_note() -> None:
+    message, notes = openai_to_anthropic_with_notes(
+        completion({"content": "<function=Read>\n<parameter=file_path>\na\n</parameter>\nhm"}),
+        client_model="claude-sonnet-4-6",
+        message_id=MESSAGE_ID,
+        tool_names=["Read"],
+    )
+    assert message["stop_reason"] == "end_turn"
+    assert len(notes) == 1 and "could not be read" in notes[0]

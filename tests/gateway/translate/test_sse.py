@@ -1,14 +1,16 @@
-"""SSE framing out (Anthropic events) and in (an OpenAI byte stream cut anywhere)."""
+"""SSE framing out (Anthropic events) and in (an OpenAI or a native Anthropic byte stream cut
+anywhere)."""
 
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gateway.translate.sse import SSEDecoder, encode, encode_error
+from gateway.translate.sse import AnthropicSSEDecoder, SSEDecoder, encode, encode_error
 
 from .grammar import parse_sse
 
@@ -139,3 +141,65 @@ def test_decoder_for_any_split(
     cuts = sorted(data.draw(st.sets(st.integers(0, len(raw)), max_size=8)))
     pieces = [raw[a:b] for a, b in zip([0, *cuts], [*cuts, len(raw)], strict=True)]
     assert decode_all(pieces) == payloads
+
+
+# A native backend's stream, as Ollama's docs/api/anthropic-compatibility and llama.cpp's
+# tools/server/tests/unit/test_compat_anthropic.py show it (llama.cpp names every frame).
+NATIVE = (
+    b"event: message_start\n"
+    b'data: {"type":"message_start","message":{"id":"msg_1","type":"message","role":"assistant",'
+    b'"model":"qwen3-coder","content":[],"usage":{"input_tokens":9,"output_tokens":0}}}\n\n'
+    b'event: ping\ndata: {"type":"ping"}\n\n'
+    b"event: content_block_delta\n"
+    b'data: {"type":"content_block_delta","index":0,'
+    b'"delta":{"type":"text_delta","text":"\xc3\xa9"}}\n\n'
+    b'event: message_stop\ndata: {"type":"message_stop"}\n\n'
+    b"data: [DONE]\n\n"
+)
+
+
+def decode_native(pieces: list[bytes]) -> tuple[list[tuple[str, Any]], list[str]]:
+    decoder = AnthropicSSEDecoder()
+    out: list[tuple[str, Any]] = []
+    for piece in pieces:
+        out += decoder.feed(piece)
+    return out + decoder.flush(), decoder.warnings
+
+
+def test_native_decoder_names_events_and_skips_done() -> None:
+    events, warnings = decode_native([NATIVE])
+    assert [name for name, _ in events] == [
+        "message_start",
+        "ping",
+        "content_block_delta",
+        "message_stop",
+    ]
+    assert events[2][1]["delta"]["text"] == "é"
+    assert warnings == []
+    assert decode_native([NATIVE[i : i + 1] for i in range(len(NATIVE))]) == (events, [])
+    assert decode_native([NATIVE.replace(b"\n", b"\r\n")]) == (events, [])
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        # The data's type names the event; the event line only when the data has none.
+        (b'event: message_stop\ndata: {"type":"ping"}\n\n', [("ping", {"type": "ping"})]),
+        (
+            b'event: error\ndata: {"error":{"message":"x"}}\n\n',
+            [("error", {"error": {"message": "x"}})],
+        ),
+        (b'data: {"type":"message_stop"}\n\n', [("message_stop", {"type": "message_stop"})]),
+        (b": comment\nevent: ping\n\n", []),
+        (b'data: {"type":"message_stop"}', [("message_stop", {"type": "message_stop"})]),
+    ],
+    ids=["type wins", "event line", "no event line", "no data", "no blank line"],
+)
+def test_native_decoder(raw: bytes, expected: list[tuple[str, Any]]) -> None:
+    assert decode_native([raw]) == (expected, [])
+
+
+def test_native_decoder_skips_data_that_is_not_an_object() -> None:
+    events, warnings = decode_native([b'data: {not json\n\ndata: [1]\n\ndata: {"type":"ping"}\n\n'])
+    assert events == [("ping", {"type": "ping"})]
+    assert len(warnings) == 2 and all("not a JSON object" in w for w in warnings)

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from gateway.errors import UpstreamError
-from gateway.translate.response import openai_to_anthropic
+from gateway.translate.response import openai_to_anthropic, openai_to_anthropic_with_notes
 from gateway.translate.stream import Event, StreamTranslator, events_from_message
 from gateway.translate.thinking import SIGNATURE
 
@@ -599,3 +599,140 @@ def _timed(stream: list[dict[str, Any]]) -> float:
     for chunk in stream:
         translator.feed(chunk)
     return time.perf_counter() - begin
+
+
+# Calls written as text (the sniffer itself is tested in test_toolcalls.py).
+HERMES_CALL = '<tool_call>\n{"name": "Bash", "arguments": {"command": "ls -la"}}\n</tool_call>'
+
+
+def sniffed(stream: list[dict[str, Any]], tools: Any = ("Bash", "Read")) -> StreamTranslator:
+    translator = StreamTranslator(message_id=MID, client_model=MODEL, tool_names=tools)
+    events: list[Event] = []
+    for chunk in stream:
+        events += translator.feed(chunk)
+    events += translator.finish()
+    assert_valid_stream(events)
+    assert accumulate(events) == translator.message()
+    return translator
+
+
+def pieces_of(text_value: str, size: int = 3) -> list[str]:
+    return [text_value[i : i + size] for i in range(0, len(text_value), size)]
+
+
+def test_a_call_written_as_text_becomes_a_tool_use_block() -> None:
+    stream = [chunks.ollama({"content": piece}) for piece in pieces_of(f"Listing.\n{HERMES_CALL}")]
+    translator = sniffed([*stream, chunks.ollama({}, "stop"), chunks.ollama_usage(90, 30)])
+    message = translator.message()
+    assert message["content"] == [
+        {"type": "text", "text": "Listing.\n"},
+        {
+            "type": "tool_use",
+            "id": "toolu_0a1b2c3d_1",
+            "name": "Bash",
+            "input": {"command": "ls -la"},
+        },
+    ]
+    assert message["stop_reason"] == "tool_use"
+    assert translator.repairs == ["tool call written as text repaired (<tool_call> format)"]
+    assert translator.warnings == []
+
+
+def test_the_input_of_a_text_call_is_one_delta() -> None:
+    translator = StreamTranslator(message_id=MID, client_model=MODEL, tool_names=["Bash"])
+    events = translator.feed(llama_cpp({"content": HERMES_CALL}, "stop")) + translator.finish()
+    assert events[1:5] == [
+        open_tool(0, "toolu_0a1b2c3d_0", "Bash"),
+        args(0, '{"command":"ls -la"}'),
+        close(0),
+        end("tool_use", usage(0, 0))[0],
+    ]
+
+
+def test_without_tool_names_text_is_left_alone() -> None:
+    events, translator = run([llama_cpp({"content": HERMES_CALL}, "stop")])
+    assert translator.message()["content"] == [{"type": "text", "text": HERMES_CALL}]
+    assert translator.stop_reason == "end_turn"
+    assert translator.repairs == []
+
+
+def test_reasoning_is_never_sniffed() -> None:
+    raw = '{"name": "Bash", "arguments": {"command": "ls"}}'
+    translator = sniffed(
+        [
+            chunks.lm_studio({"reasoning_content": raw}),
+            chunks.lm_studio({"content": f"<think>{raw}</think>Nothing to run."}),
+            chunks.lm_studio({}, "stop"),
+        ]
+    )
+    assert [block["type"] for block in translator.message()["content"]] == [
+        "thinking",
+        "text",
+    ]
+    assert translator.message()["content"][0]["thinking"] == raw + raw
+    assert translator.repairs == []
+
+
+def test_a_call_after_think_tags_and_a_cut_off_call() -> None:
+    translator = sniffed(
+        [
+            llama_cpp({"content": "<think>The user wants files.</think>\n"}),
+            llama_cpp({"content": '{"name": "Bash", "arguments": {"command": "ls"'}),
+            llama_cpp({}, "length"),
+        ]
+    )
+    content = translator.message()["content"]
+    assert [block["type"] for block in content] == ["thinking", "tool_use"]
+    assert content[1]["input"] == {"command": "ls"}
+    # Cut off by max_tokens: Anthropic reports max_tokens then too, not tool_use.
+    assert translator.stop_reason == "max_tokens"
+    assert translator.repairs == [
+        "tool call written as text repaired (bare JSON format):"
+        " closing brackets added at end of stream"
+    ]
+
+
+def test_an_unreadable_text_call_is_text_and_a_warning() -> None:
+    broken = '[TOOL_CALLS]Bash[ARGS]{"command": ls}'
+    translator = sniffed([llama_cpp({"content": broken}, "stop")])
+    assert translator.message()["content"] == [{"type": "text", "text": broken}]
+    assert translator.stop_reason == "end_turn"
+    assert len(translator.warnings) == 1 and "could not be read" in translator.warnings[0]
+
+
+def test_stream_and_non_stream_agree_on_text_calls() -> None:
+    content = (
+        f"<think>Plan.</think>Sure.\n{HERMES_CALL}\n[TOOL_CALLS]Read[ARGS]" + '{"file_path": "a"}'
+    )
+    stream = [llama_cpp({"content": piece}) for piece in pieces_of(content, 5)]
+    translator = sniffed([*stream, llama_cpp({}, "stop")])
+    resp = {"choices": [{"message": {"content": content}, "finish_reason": "stop"}]}
+    message, notes = openai_to_anthropic_with_notes(
+        resp, client_model=MODEL, message_id=MID, tool_names=("Bash", "Read")
+    )
+    assert message == translator.message()
+    assert notes == translator.repairs
+    assert [block["type"] for block in message["content"]] == [
+        "thinking",
+        "text",
+        "tool_use",
+        "tool_use",
+    ]
+
+
+def test_sniffing_plain_text_costs_little_per_chunk() -> None:
+    words = ("The quick brown fox jumps over the lazy dog, then writes a line.\n" * 40).split(" ")
+    stream = [llama_cpp({"content": word + " "}) for word in words]
+    best = min(_per_chunk(stream) for _ in range(30))
+    assert best < 5e-6, f"{best * 1e6:.2f} µs per chunk"
+
+
+def _per_chunk(stream: list[dict[str, Any]]) -> float:
+    translator = StreamTranslator(
+        message_id=MID, client_model=MODEL, tool_names=("Bash", "Read", "Write", "Edit")
+    )
+    translator.start()
+    begin = time.perf_counter()
+    for chunk in stream:
+        translator.feed(chunk)
+    return (time.perf_counter() - begin) / len(stream)

@@ -1,0 +1,1 @@
+"""Repairs for what native Anthropic backends get wrong: pure, no I/O, no clock, no globals."""

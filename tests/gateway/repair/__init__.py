@@ -1,0 +1,1 @@
+"""Tests of the repairs for native Anthropic backends (gateway/repair)."""
