@@ -10,6 +10,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from gateway.api.guard import read_body
+from gateway.api.plan import make_plan
 from gateway.api.record import RecordDraft, redact_headers
 from gateway.api.relay import FixedAnswer, MessagesRelay
 from gateway.api.state import GatewayState
@@ -18,10 +19,10 @@ from gateway.routing import resolve
 from gateway.schemas.anthropic import (
     MessagesRequest,
     parse_count_tokens_request,
-    parse_messages_request,
+    parse_messages_request_raw,
 )
 from gateway.tokens import count_tokens
-from gateway.translate.request import BackendTraits, anthropic_to_openai, is_web_search_request
+from gateway.translate.request import is_web_search_request
 from gateway.translate.response import text_message
 
 __all__ = ["router"]
@@ -59,7 +60,7 @@ async def create_message(request: Request) -> Response | MessagesRelay | FixedAn
     draft.session = request.headers.get("x-claude-code-session-id")
     try:
         body = await read_body(request.receive, config.max_body_bytes)
-        req = parse_messages_request(body)
+        req, raw = parse_messages_request_raw(body)
         stream = bool(req.get("stream"))
         draft.client_model = req["model"]
         draft.stream = stream
@@ -67,24 +68,39 @@ async def create_message(request: Request) -> Response | MessagesRelay | FixedAn
             draft.request_body = redacted_request(req)
             draft.extra["headers"] = redact_headers(headers)
         if is_web_search_request(req):
-            draft.route_rule = "web-search"
+            draft.route_rule = draft.request_class = "web-search"
             draft.warnings.append("web search is not available through a local model")
             message = text_message(
                 WEB_SEARCH_NOTICE, client_model=req["model"], message_id=new_id("msg_")
             )
             return FixedAnswer(message, stream=stream, draft=draft, bus=state.bus)
-        assert state.monitor is not None
-        route = resolve(req["model"], config, state.monitor.index())
+        registry = state.registry
+        assert registry is not None
+        route = resolve(req["model"], config, registry.index())
         draft.backend, draft.backend_model, draft.route_rule = (
             route.backend_id,
             route.model,
             route.rule,
         )
-        upstream = state.upstreams[route.backend_id]
-        traits = state.traits.get(route.backend_id, BackendTraits())
-        translation = anthropic_to_openai(req, route.model, stream=stream, traits=traits)
-        draft.changes.extend(translation.changes)
-        draft.warnings.extend(translation.warnings)
+        upstream = registry.upstream(route.backend_id)
+        snapshot = registry.snapshot()
+        info = snapshot.backend(route.backend_id)
+        plan = make_plan(
+            req,
+            raw,
+            route,
+            info,
+            snapshot.model(route.backend_id, route.model),
+            upstream,
+            state.counter,
+            stream=stream,
+            client_headers=request.headers,  # type: ignore[arg-type]
+            stream_options=route.backend_id not in state.no_stream_options,
+        )
+        draft.request_class = plan.request_class
+        draft.extra["protocol"] = plan.dialect
+        draft.changes.extend(plan.changes)
+        draft.warnings.extend(plan.warnings)
     except GatewayError as exc:
         draft.status, draft.error = exc.status, exc.message
         draft.publish(state.bus)
@@ -95,16 +111,17 @@ async def create_message(request: Request) -> Response | MessagesRelay | FixedAn
         return Response(status_code=499)
     return MessagesRelay(
         upstream=upstream,
-        body=translation.body,
+        plan=plan,
+        queue=state.queue_for(route.backend_id, info),
         stream=stream,
         message_id=new_id("msg_"),
         client_model=req["model"],
-        input_tokens=0,
         draft=draft,
         bus=state.bus,
         commit_after=config.commit_after,
         ping_interval=config.ping_interval,
-        on_unreachable=state.monitor.probe_soon,
+        on_unreachable=registry.probe_soon,
+        on_stream_options_refused=lambda: state.no_stream_options.add(route.backend_id),
         capture=config.capture_bodies,
     )
 

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
@@ -24,14 +25,16 @@ from starlette.background import BackgroundTask
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
+from gateway.api.dialects import StreamDialect, parse_once, stream_dialect
+from gateway.api.plan import Plan
 from gateway.api.record import RecordDraft
-from gateway.errors import GatewayError, UpstreamError, UpstreamTimeout
+from gateway.errors import GatewayError, InvalidRequest, UpstreamError, UpstreamTimeout
 from gateway.events import EventBus
-from gateway.translate.response import openai_to_anthropic
-from gateway.translate.sse import SSEDecoder, encode, encode_error
-from gateway.translate.stream import Event, StreamTranslator, events_from_message
+from gateway.queueing import BackendQueue
+from gateway.repair.tool_choice import satisfies
+from gateway.translate.sse import encode, encode_error
+from gateway.translate.stream import Event, events_from_message
 from gateway.upstream.client import MAX_JSON_BODY, Upstream
-from gateway.upstream.errors import map_backend_error
 
 __all__ = ["FixedAnswer", "MessagesRelay", "error_response"]
 
@@ -63,20 +66,22 @@ class MessagesRelay(Response):
         self,
         *,
         upstream: Upstream,
-        body: dict[str, Any],
+        plan: Plan,
+        queue: BackendQueue,
         stream: bool,
         message_id: str,
         client_model: str,
-        input_tokens: int,
         draft: RecordDraft,
         bus: EventBus,
         commit_after: float,
         ping_interval: float,
         on_unreachable: Callable[[], None] | None = None,
+        on_stream_options_refused: Callable[[], None] | None = None,
         capture: bool = False,
     ) -> None:
         self.upstream = upstream
-        self.upstream_body = body
+        self.plan = plan
+        self.queue = queue
         self.stream = stream
         self.message_id = message_id
         self.client_model = client_model
@@ -85,10 +90,9 @@ class MessagesRelay(Response):
         self.commit_after = commit_after
         self.ping_interval = ping_interval
         self.on_unreachable = on_unreachable
+        self.on_stream_options_refused = on_stream_options_refused
         self.capture = capture
-        self.translator = StreamTranslator(
-            message_id=message_id, client_model=client_model, input_tokens=input_tokens
-        )
+        self.dialect = self._dialect(plan.dialect if plan.stream_upstream else "openai")
         self.committed = False
         self.got_bytes = False
         self.last_byte = 0.0
@@ -99,10 +103,20 @@ class MessagesRelay(Response):
         self._kick = asyncio.Event()  # wakes the keeper when the stream is committed
         self._send: Send | None = None
 
+    def _dialect(self, name: str) -> StreamDialect:
+        return stream_dialect(
+            name,
+            message_id=self.message_id,
+            client_model=self.client_model,
+            input_tokens=self.plan.prompt_tokens or 0,
+            tool_names=self.plan.tool_names,
+            backend=self.upstream.base_url,
+        )
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         loop = asyncio.get_running_loop()
         self._send = send
-        self.last_byte = self.last_send = self._t0 = loop.time()
+        self.last_byte = self.last_send = self._t0 = self._t_admitted = loop.time()
         work = asyncio.create_task(self._work())
         watcher = asyncio.create_task(_wait_disconnect(receive))
         keeper = asyncio.create_task(self._keep(work))
@@ -119,18 +133,23 @@ class MessagesRelay(Response):
         finally:
             keeper.cancel()
             watcher.cancel()
-            self.draft.usage = (
-                self.translator.usage if self.translator.has_content else (self.draft.usage)
-            )
+            if self.dialect.has_content and self.draft.usage is None:
+                self.draft.usage = self.dialect.usage
             self.draft.publish(self.bus)
 
     async def _work(self) -> None:
         try:
             try:
-                if self.stream:
-                    await self._relay_stream()
-                else:
-                    await self._relay_once()
+                async with self.queue.admit(self.plan.priority) as waited:
+                    self.draft.queue_ms = round(waited * 1000, 2)
+                    # Time in the queue does not count against the backend's timeouts.
+                    self._t_admitted = self.last_byte = asyncio.get_running_loop().time()
+                    if not self.plan.stream_upstream and (self.stream or self.plan.requirement):
+                        await self._relay_fetched()
+                    elif self.stream:
+                        await self._relay_stream()
+                    else:
+                        await self._relay_once()
             except asyncio.CancelledError:
                 if self.timed_out is None:
                     raise
@@ -156,48 +175,64 @@ class MessagesRelay(Response):
             self.on_unreachable()
         await self._fail(exc)
 
+    @asynccontextmanager
+    async def _open(self) -> AsyncIterator[httpx.Response]:
+        plan = self.plan
+        try:
+            async with self.upstream.post(
+                plan.url, plan.body, headers=plan.headers, retries=plan.retries
+            ) as response:
+                yield response
+        except InvalidRequest as exc:
+            # Some OpenAI-compatible servers refuse stream_options: once without, and remember.
+            if "stream_options" not in exc.message or "stream_options" not in plan.body:
+                raise
+            if self.on_stream_options_refused is not None:
+                self.on_stream_options_refused()
+            plan.body = {k: v for k, v in plan.body.items() if k != "stream_options"}
+            plan.changes.append("stream_options dropped: the backend refuses it")
+            async with self.upstream.post(
+                plan.url, plan.body, headers=plan.headers, retries=plan.retries
+            ) as response:
+                yield response
+
     async def _relay_stream(self) -> None:
         loop = asyncio.get_running_loop()
-        decoder = SSEDecoder()
-        translator = self.translator
-        async with self.upstream.chat(self.upstream_body) as response:
+        dialect = self.dialect
+        async with self._open() as response:
             self.got_bytes = True
             self.last_byte = loop.time()
-            done = False
             async for data in response.aiter_bytes():
                 self.last_byte = loop.time()
-                events: list[Event] = []
-                for payload in decoder.feed(data):
-                    if payload == "[DONE]":
-                        done = True
-                        break
-                    try:
-                        chunk = _chunk(payload, self.upstream.base_url)
-                    except GatewayError:
-                        await self._forward(events)  # what came before the bad chunk goes first
-                        raise
-                    events += translator.feed(chunk)
+                events, done, failure = dialect.feed(data)
                 await self._forward(events)
+                if failure is not None:
+                    raise failure
                 if done:
                     break
-        final = translator.finish()
-        self.draft.stop_reason = translator.stop_reason
-        self.draft.warnings.extend(translator.warnings)
+        final = dialect.finish()
+        self.draft.stop_reason = dialect.stop_reason
+        self._note(*dialect.notes())
         await self._emit(final, last=True)
         if self.capture:
-            self.draft.response_body = translator.message()
+            self.draft.response_body = dialect.message()
+
+    def _note(self, repairs: list[str], warnings: list[str]) -> None:
+        self.draft.changes.extend(repairs)
+        self.draft.warnings.extend(warnings)
 
     async def _forward(self, events: list[Event]) -> None:
         if not events:
             return
-        if self.committed or self.translator.has_content:
+        if self.committed or self.dialect.has_content:
             await self._emit(events)
         else:  # a role-only first chunk is not content: the stream is not committed on it
             self._pending += events
 
-    async def _relay_once(self) -> None:
+    async def _fetch(self) -> dict[str, Any]:
+        """One non-streamed upstream call, as an Anthropic message."""
         loop = asyncio.get_running_loop()
-        async with self.upstream.chat(self.upstream_body) as response:
+        async with self._open() as response:
             self.got_bytes = True
             self.last_byte = loop.time()
             parts: list[bytes] = []
@@ -210,33 +245,70 @@ class MessagesRelay(Response):
                         f"the backend's answer is larger than {MAX_JSON_BODY >> 20} MB; refused"
                     )
                 parts.append(data)
-        payload = _chunk(b"".join(parts), self.upstream.base_url)
-        message = openai_to_anthropic(
-            payload, client_model=self.client_model, message_id=self.message_id
+        message, notes = parse_once(
+            self.plan.dialect,
+            b"".join(parts),
+            message_id=self.message_id,
+            client_model=self.client_model,
+            tool_names=self.plan.tool_names,
+            backend=self.upstream.base_url,
         )
+        self.draft.changes.extend(notes)
+        return message
+
+    async def _relay_once(self) -> None:
+        message = await self._fetch()
+        self._finished(message)
+        await self._respond_json(orjson.dumps(message))
+
+    async def _relay_fetched(self) -> None:
+        """Ask without streaming, check the answer, and answer the client as it asked: used to
+        emulate tool_choice (the model is asked in words, and once more if it did not call the
+        tool) and for backends that cannot stream."""
+        requirement = self.plan.requirement
+        message = await self._fetch()
+        if requirement is not None and not satisfies(message, requirement):
+            self.draft.changes.append("asked again: the model did not call the required tool")
+            message = await self._fetch()
+            if not satisfies(message, requirement):
+                self.draft.warnings.append(
+                    f"tool_choice not honoured: the model did not call {requirement.instruction}"
+                )
+        message["id"] = self.message_id
+        self._finished(message)
+        if not self.stream:
+            await self._respond_json(orjson.dumps(message))
+            return
+        events = events_from_message(message)
+        if self.committed:
+            events = events[1:]  # message_start went out when the stream was committed
+        await self._emit(events, last=True, with_start=False)
+
+    def _finished(self, message: dict[str, Any]) -> None:
         self.draft.mark_first_token()
         self.draft.usage = message.get("usage")
         self.draft.stop_reason = message.get("stop_reason")
-        self.draft.status = 200
         if self.capture:
             self.draft.response_body = message
-        await self._respond_json(orjson.dumps(message))
 
     async def _respond_json(self, body: bytes) -> None:
         assert self._send is not None
         async with self._lock:
             self.committed = True
+            self.draft.status = 200
             headers = [*_JSON_HEADERS, (b"request-id", self.draft.request_id.encode())]
             await self._send({"type": "http.response.start", "status": 200, "headers": headers})
             await self._send({"type": "http.response.body", "body": body, "more_body": False})
 
-    async def _emit(self, events: list[Event], *, last: bool = False) -> None:
+    async def _emit(
+        self, events: list[Event], *, last: bool = False, with_start: bool = True
+    ) -> None:
         assert self._send is not None
         async with self._lock:
             if not self.committed:
-                await self._commit()
+                await self._commit(with_start=with_start)
             if events:
-                if self.draft.ttft_ms is None and self.translator.has_content:
+                if self.draft.ttft_ms is None and self.dialect.has_content:
                     self.draft.mark_first_token()
                 await self._send(
                     {"type": "http.response.body", "body": encode(events), "more_body": not last}
@@ -245,14 +317,14 @@ class MessagesRelay(Response):
                 await self._send({"type": "http.response.body", "body": b"", "more_body": False})
             self.last_send = asyncio.get_running_loop().time()
 
-    async def _commit(self) -> None:
+    async def _commit(self, *, with_start: bool = True) -> None:
         assert self._send is not None
         self.committed = True
         self._kick.set()
         self.draft.status = 200
         headers = [*_SSE_HEADERS, (b"request-id", self.draft.request_id.encode())]
         await self._send({"type": "http.response.start", "status": 200, "headers": headers})
-        start = self.translator.start() + self._pending
+        start = (self.dialect.start() if with_start else []) + self._pending
         self._pending = []
         if start:
             await self._send(
@@ -279,7 +351,7 @@ class MessagesRelay(Response):
         while not work.done():
             now = loop.time()
             if not self.got_bytes:
-                timeout_at = self._t0 + first_byte
+                timeout_at = self._t_admitted + first_byte
             else:
                 timeout_at = self.last_byte + idle
             if now >= timeout_at:
@@ -294,7 +366,7 @@ class MessagesRelay(Response):
             if self.stream:
                 if not self.committed:
                     commit_at = self._t0 + self.commit_after
-                    if now >= commit_at and not self.translator.has_content:
+                    if now >= commit_at and not self.dialect.has_content:
                         async with self._lock:
                             if not self.committed:
                                 await self._commit()
@@ -350,20 +422,6 @@ class FixedAnswer(Response):
             await send({"type": "http.response.body", "body": body, "more_body": False})
         finally:
             self.draft.publish(self.bus)
-
-
-def _chunk(payload: str | bytes, backend: str) -> dict[str, Any]:
-    try:
-        data = orjson.loads(payload)
-    except orjson.JSONDecodeError:
-        raise UpstreamError(
-            f"the backend at {backend} sent data that is not JSON: {str(payload)[:120]!r}"
-        ) from None
-    if not isinstance(data, dict):
-        raise UpstreamError(f"the backend at {backend} sent a JSON {type(data).__name__}")
-    if "error" in data and "choices" not in data:
-        raise map_backend_error(500, orjson.dumps(data), backend=backend)
-    return data
 
 
 async def _wait_disconnect(receive: Receive) -> None:

@@ -38,6 +38,7 @@ __all__ = [
     "ToolUseBlock",
     "parse_count_tokens_request",
     "parse_messages_request",
+    "parse_messages_request_raw",
 ]
 
 _T = TypeVar("_T")
@@ -222,6 +223,13 @@ def parse_messages_request(body: bytes) -> MessagesRequest:
     return _validate(_messages_adapter, body)
 
 
+def parse_messages_request_raw(body: bytes) -> tuple[MessagesRequest, dict[str, Any]]:
+    """The validated request and the raw JSON object it came from (for native passthrough,
+    which forwards the client's fields as they are)."""
+    raw = _load_object(body)
+    return _validate_object(_messages_adapter, raw), raw
+
+
 def parse_count_tokens_request(body: bytes) -> CountTokensRequest:
     return _validate(_count_adapter, body)
 
@@ -237,7 +245,10 @@ def _load_object(body: bytes) -> dict[str, Any]:
 
 
 def _validate(adapter: TypeAdapter[_T], body: bytes) -> _T:
-    data = _load_object(body)
+    return _validate_object(adapter, _load_object(body))
+
+
+def _validate_object(adapter: TypeAdapter[_T], data: dict[str, Any]) -> _T:
     try:
         return adapter.validate_python(data)
     except ValidationError as exc:

@@ -9,7 +9,8 @@ every read).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
@@ -19,7 +20,7 @@ import httpx
 import orjson
 
 from gateway.config import BackendConfig, Timeouts
-from gateway.errors import GatewayError, UpstreamError, UpstreamTimeout
+from gateway.errors import GatewayError, Overloaded, UpstreamError, UpstreamTimeout
 from gateway.upstream.errors import map_backend_error, unreachable
 
 __all__ = ["Transport", "Upstream", "normalise_base_url"]
@@ -52,13 +53,21 @@ class Upstream:
         *,
         api_key: str | None = None,
         transport: Transport = "aiohttp",
+        base_url: str | None = None,
+        auth_header: str = "authorization",
+        auth_scheme: str | None = "Bearer",
+        headers: Mapping[str, str] | None = None,
+        params: Mapping[str, str] | None = None,
     ) -> None:
+        """`base_url` overrides `backend.url`; the key goes in `auth_header` (`auth_scheme` + " "
+        + key, or the bare key when the scheme is None: Azure's `api-key`); `headers` and
+        `params` (Azure's `api-version` query) go with every request."""
         self.backend = backend
-        self.base_url = normalise_base_url(backend.url)
+        self.base_url = normalise_base_url(base_url or backend.url or "")
         self.timeouts = timeouts
-        headers = {"accept-encoding": "identity", "user-agent": "lmgate"}
+        sent = {"accept-encoding": "identity", "user-agent": "lmgate", **(headers or {})}
         if api_key:
-            headers["authorization"] = f"Bearer {api_key}"
+            sent[auth_header] = f"{auth_scheme} {api_key}" if auth_scheme else api_key
         timeout = httpx.Timeout(connect=timeouts.connect, read=None, write=60.0, pool=None)
         limits = httpx.Limits(max_connections=64, max_keepalive_connections=16, keepalive_expiry=30)
         if transport == "aiohttp":
@@ -67,12 +76,17 @@ class Upstream:
             self.client = httpx.AsyncClient(
                 transport=AiohttpTransport(limits=limits, trust_env=False),
                 timeout=timeout,
-                headers=headers,
+                headers=sent,
+                params=dict(params or {}),
                 trust_env=False,
             )
         else:
             self.client = httpx.AsyncClient(
-                timeout=timeout, limits=limits, headers=headers, trust_env=False
+                timeout=timeout,
+                limits=limits,
+                headers=sent,
+                params=dict(params or {}),
+                trust_env=False,
             )
 
     async def aclose(self) -> None:
@@ -83,30 +97,75 @@ class Upstream:
 
     @asynccontextmanager
     async def chat(self, body: dict[str, Any]) -> AsyncIterator[httpx.Response]:
-        """POST /chat/completions. Yields the response once its status is 2xx; a non-2xx answer
-        raises the mapped GatewayError; an unreachable backend raises BackendUnavailable."""
-        request = self.client.build_request(
-            "POST",
-            self.url("chat/completions"),
-            content=orjson.dumps(body),
-            headers={"content-type": "application/json"},
-        )
+        """POST /chat/completions (see `post`)."""
+        async with self.post(self.url("chat/completions"), body) as response:
+            yield response
+
+    @asynccontextmanager
+    async def post(
+        self,
+        url: str,
+        body: dict[str, Any],
+        *,
+        headers: Mapping[str, str] | None = None,
+        retries: int = 0,
+    ) -> AsyncIterator[httpx.Response]:
+        """POST JSON; yields the response once its status is 2xx. A non-2xx answer raises the
+        mapped GatewayError, an unreachable backend BackendUnavailable. Before the first byte,
+        connection errors, 429 and 5xx are retried `retries` times (retry-after honoured, at
+        most 10 s a wait)."""
+        content = orjson.dumps(body)
+        sent = {"content-type": "application/json", **(headers or {})}
+        attempt = 0
+        while True:
+            try:
+                response = await self._open(url, content, sent)
+            except Overloaded as exc:
+                if "loading" in exc.message.lower():
+                    # A model being loaded is waited for; the relay's first-byte timeout bounds it.
+                    await asyncio.sleep(1.0)
+                    continue
+                if attempt >= retries:
+                    raise
+                attempt += 1
+                await asyncio.sleep(min(10.0, exc.retry_after or 0.5 * 2**attempt))
+                continue
+            except GatewayError as exc:
+                transient = exc.retryable or exc.status == 503  # 503: could not connect
+                if attempt >= retries or not transient:
+                    raise
+                attempt += 1
+                await asyncio.sleep(min(10.0, exc.retry_after or 0.5 * 2**attempt))
+                continue
+            break
+        try:
+            yield response
+        finally:
+            await response.aclose()
+
+    async def _open(self, url: str, content: bytes, headers: dict[str, str]) -> httpx.Response:
+        request = self.client.build_request("POST", url, content=content, headers=headers)
         try:
             response = await self.client.send(request, stream=True)
         except httpx.HTTPError as exc:
             raise self.connect_failure(exc) from None
+        if response.status_code < 300:
+            return response
         try:
-            if response.status_code >= 300:
-                body_bytes = await read_capped(response, MAX_ERROR_BODY)
-                raise map_backend_error(
-                    response.status_code,
-                    body_bytes,
-                    backend=self.base_url,
-                    retry_after=_retry_after(response),
-                )
-            yield response
+            body_bytes = await read_capped(response, MAX_ERROR_BODY)
         finally:
             await response.aclose()
+        raise map_backend_error(
+            response.status_code,
+            body_bytes,
+            backend=self.base_url,
+            retry_after=_retry_after(response),
+        )
+
+    @property
+    def root_url(self) -> str:
+        """The base URL without its trailing `/v1`: where Ollama's own /api lives."""
+        return self.base_url[: -len("/v1")] if self.base_url.endswith("/v1") else self.base_url
 
     async def list_models(self) -> list[dict[str, Any]]:
         """GET /models (OpenAI shape). Raises GatewayError when unreachable or not OpenAI-like."""

@@ -84,7 +84,8 @@ def claude(
     fake_backend: Callable[..., FakeBackend],
     gateway_server: Callable[..., GatewayServer],
 ) -> Harness:
-    backend = fake_backend("lmstudio")
+    # Claude Code sends ~20k tokens of system prompt and tools: load the model with 64k.
+    backend = fake_backend("lmstudio", context_length=65536)
     gateway = gateway_server(backend.url)
     config_path = tmp_path / "config.toml"
     config = GatewayConfig(

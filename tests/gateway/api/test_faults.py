@@ -26,7 +26,7 @@ from tests.fakes.replies import (
     context_length_exceeded,
 )
 from tests.fakes.server import FakeBackend, free_port
-from tests.gateway.translate.grammar import assert_valid_stream, parse_sse
+from tests.gateway.translate.grammar import accumulate, assert_valid_stream, parse_sse
 
 Start = Callable[..., FakeBackend]
 Gateway = Callable[..., GatewayServer]
@@ -93,7 +93,7 @@ def test_backend_down_is_503_naming_url_and_what_to_start(
             "api_error",
             "true",
         ),
-        (Error(503, {"error": "loading model"}), 529, "overloaded_error", "true"),
+        (Error(503, {"error": "server busy"}), 529, "overloaded_error", "true"),
     ],
 )
 def test_backend_errors_keep_their_message(
@@ -290,6 +290,24 @@ def test_client_disconnect_closes_the_upstream_connection(
     # and the gateway keeps serving
     fake.script(Text("still here"))
     assert post(server).json()["content"][0]["text"] == "still here"
+
+
+def test_a_model_that_is_loading_is_waited_for(
+    fake_backend: Start, gateway_server: Gateway
+) -> None:
+    """llama.cpp answers 503 "Loading model" while it loads: wait (with pings), not 529."""
+    fake = fake_backend("llamacpp")
+    server = gateway_server(fake.url, commit_after=0.2, ping_interval=0.3)
+    loading = Error(
+        503, {"error": {"code": 503, "message": "Loading model", "type": "unavailable_error"}}
+    )
+    fake.script(loading, loading, Text("loaded now"))
+    events = parse_sse(post(server, stream=True).content)
+    assert_valid_stream(events)
+    names = [n for n, _ in events]
+    assert "ping" in names
+    assert accumulate(events)["content"][0]["text"] == "loaded now"
+    assert len(fake.chat_requests) == 3
 
 
 def test_gateway_keeps_serving_after_faults(fake_backend: Start, gateway_server: Gateway) -> None:

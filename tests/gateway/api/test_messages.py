@@ -3,7 +3,7 @@ fake LM Studio / Ollama / llama.cpp behind it, asserting what reached the backen
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import anthropic
@@ -24,8 +24,20 @@ Start = Callable[..., FakeBackend]
 Gateway = Callable[..., GatewayServer]
 
 
+_clients: list[anthropic.Anthropic] = []
+
+
 def sdk(server: GatewayServer) -> anthropic.Anthropic:
-    return anthropic.Anthropic(base_url=server.url, api_key="anything", max_retries=0)
+    client = anthropic.Anthropic(base_url=server.url, api_key="anything", max_retries=0)
+    _clients.append(client)
+    return client
+
+
+@pytest.fixture(autouse=True)
+def _close_clients() -> Iterator[None]:
+    yield
+    while _clients:
+        _clients.pop().close()
 
 
 def records(bus: EventBus) -> RecordSink:
@@ -153,7 +165,7 @@ def test_every_claude_code_fixture_passes_a_strict_backend(
 ) -> None:
     """Each real Claude Code request, with its headers, through a backend that enforces Gemma's
     strict chat template: accepted, and the backend got a clean chat-completions request."""
-    fake = fake_backend("llamacpp", strict_template=True)
+    fake = fake_backend("llamacpp", strict_template=True, context_length=65536)
     bus = EventBus()
     seen = records(bus)
     # The captures were made with ANTHROPIC_MODEL=local-big-model (and the small one).
@@ -221,7 +233,7 @@ def test_mid_conversation_system_message_reaches_the_user_turn(
 def test_images_reach_the_backend_as_image_url(
     fake_backend: Start, gateway_server: Gateway
 ) -> None:
-    fake = fake_backend("lmstudio")
+    fake = fake_backend("lmstudio", types={"fake-model": "vlm"})
     server = gateway_server(fake.url)
     image = {"type": "base64", "media_type": "image/png", "data": "iVBORw0KGgo="}
     sdk(server).messages.create(
@@ -242,6 +254,42 @@ def test_images_reach_the_backend_as_image_url(
         "type": "image_url",
         "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="},
     }
+
+
+def test_images_to_a_model_without_vision_become_a_note(
+    fake_backend: Start, gateway_server: Gateway
+) -> None:
+    fake = fake_backend("lmstudio")  # an "llm", not a "vlm": LM Studio says it has no vision
+    bus = EventBus()
+    seen = records(bus)
+    server = gateway_server(fake.url, bus=bus)
+    image = {"type": "base64", "media_type": "image/png", "data": "iVBORw0KGgo="}
+    result = {
+        "type": "tool_result",
+        "tool_use_id": "t1",
+        "content": [{"type": "image", "source": image}],
+    }
+    body = {
+        "model": "claude-sonnet-4-6",
+        "max_tokens": 10,
+        "messages": [
+            {
+                "role": "user",
+                "content": [{"type": "image", "source": image}, {"type": "text", "text": "x"}],
+            },
+            {
+                "role": "assistant",
+                "content": [{"type": "tool_use", "id": "t1", "name": "Read", "input": {}}],
+            },
+            {"role": "user", "content": [result]},
+        ],
+        "tools": [{"name": "Read", "input_schema": {"type": "object"}}],
+    }
+    assert httpx.post(f"{server.url}/v1/messages", json=body).status_code == 200
+    sent = orjson.dumps(fake.chat_requests[-1].body).decode()
+    assert "image_url" not in sent and "iVBORw0KGgo" not in sent
+    assert "no vision" in sent
+    assert any("vision" in w for w in seen.wait()[-1].warnings)
 
 
 def test_web_search_request_gets_an_honest_text_answer(
