@@ -1,4 +1,5 @@
-"""The `lmgate` command line: serve, env and token, with the commands still to come reserved.
+"""The `lmgate` command line: serve, env, token, backends, doctor, keys and claude, with the
+commands still to come reserved.
 
 Qt-free, and quick to start: the server, the keyring and the tokenizer are imported by the
 commands that need them. Precedence everywhere: flags > config file > defaults.
@@ -52,15 +53,21 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--backend",
         metavar="URL",
-        help="use this one OpenAI-compatible server instead of the configured backends "
-        "(a base URL, with or without /v1, e.g. http://127.0.0.1:1234/v1)",
+        help="use this one OpenAI-compatible server instead of the configured and discovered "
+        "backends (a base URL, with or without /v1, e.g. http://127.0.0.1:1234/v1)",
     )
-    serve.add_argument("--big", metavar="MODEL", help="the model for sonnet/opus requests")
-    serve.add_argument("--small", metavar="MODEL", help="the model for haiku requests")
+    serve.add_argument(
+        "--big",
+        metavar="MODEL",
+        help="the model for sonnet/opus requests: a name `lmgate backends` lists, or BACKEND:MODEL",
+    )
+    serve.add_argument(
+        "--small", metavar="MODEL", help="the model for haiku requests (same forms as --big)"
+    )
     _token_flag(serve, "the token clients must send")
     serve.add_argument(
         "--protocol",
-        choices=("auto", "openai", "anthropic"),
+        choices=("auto", "openai", "anthropic", "ollama"),
         help="how to talk to the backend (default: auto; applies to --backend, or else to every "
         "configured backend)",
     )
@@ -91,24 +98,66 @@ def build_parser() -> argparse.ArgumentParser:
     token.set_defaults(handler=_token)
 
     later = "(not available in this version yet)"
-    reserved = commands.add_parser("backends", help=f"list backends and their models {later}")
-    reserved.set_defaults(handler=_not_yet)
-    reserved = commands.add_parser("doctor", help=f"check the setup end to end {later}")
-    reserved.set_defaults(handler=_not_yet)
-    keys = commands.add_parser("keys", help=f"manage backend API keys in the keyring {later}")
-    keys.add_argument("action", nargs="?", choices=("set", "delete", "list"))
-    keys.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
-    keys.set_defaults(handler=_not_yet)
+    _catalogue_commands(commands)
     claude = commands.add_parser(
-        "claude", help=f"write or undo the gateway settings in Claude Code's settings {later}"
+        "claude",
+        help="point Claude Code at the gateway in its settings file, or undo that",
+        description="apply: merge the gateway's variables into the `env` of Claude Code's user "
+        "settings ($CLAUDE_CONFIG_DIR/settings.json, else ~/.claude/settings.json), recording "
+        "what they replace; the token is fetched by `apiKeyHelper` running `lmgate token`, "
+        "never written. restore: put back the values it replaced (later edits are kept).",
     )
-    claude.add_argument("action", nargs="?", choices=("apply", "restore"))
-    claude.set_defaults(handler=_not_yet)
+    claude.add_argument("action", choices=("apply", "restore"))
+    claude.add_argument("--dry-run", action="store_true", help="show the change without writing it")
+    claude.add_argument("--settings", metavar="PATH", help="the settings file to change")
+    _config_flag(claude)
+    _address_flags(claude)
+    claude.set_defaults(handler=_claude)
     reserved = commands.add_parser(
         "self-test", help=f"send test requests through the gateway {later}"
     )
     reserved.set_defaults(handler=_not_yet)
     return parser
+
+
+def _catalogue_commands(commands: Any) -> None:
+    backends = commands.add_parser(
+        "backends",
+        help="list the backends and their models",
+        description="Probe the configured backends and the usual local places once, and print "
+        "each backend (status, version, protocol) and its models: loaded, context window and "
+        "maximum, tools, vision, thinking.",
+    )
+    _config_flag(backends)
+    backends.set_defaults(handler=_backends)
+    doctor = commands.add_parser(
+        "doctor",
+        help="check the setup and say how to fix what is wrong",
+        description="Check the backends, the models and their context windows, big/small "
+        "swapping, the keyring and the port. Exit status 1 when something is an error.",
+    )
+    _config_flag(doctor)
+    _address_flags(doctor)
+    doctor.add_argument("--big", metavar="MODEL", help="check this big model instead")
+    doctor.add_argument("--small", metavar="MODEL", help="check this small model instead")
+    doctor.add_argument(
+        "--fix-swap",
+        action="store_true",
+        help="when big and small are two models the backend cannot keep loaded together, use "
+        "the big model for small too (writes `small` to the config file)",
+    )
+    doctor.set_defaults(handler=_doctor)
+    keys = commands.add_parser(
+        "keys",
+        help="store, delete or list backend API keys in the OS keyring",
+        description="Backend API keys live in the OS keyring (service lmgate, one entry per "
+        "backend id). `set` reads the key from a prompt, or from stdin when piped; never from "
+        "the command line. Headless: name an environment variable with api_key_env instead.",
+    )
+    keys.add_argument("action", choices=("set", "delete", "list"))
+    keys.add_argument("backend", nargs="?", metavar="BACKEND", help="a backend id")
+    _config_flag(keys)
+    keys.set_defaults(handler=_keys)
 
 
 class _VersionAction(argparse.Action):
@@ -189,11 +238,56 @@ def _env(args: argparse.Namespace) -> int:
     config = _with_flags(_load_config(args.config), args)
     token = args.token or _stored_token()
     shell = args.shell or default_shell()
+    window = _auto_compact_window(config)
     try:
-        print(render(claude_env(config, token=token), shell))
+        print(render(claude_env(config, token=token, auto_compact_window=window), shell))
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     return 0
+
+
+def _auto_compact_window(config: GatewayConfig) -> int | None:
+    """The big model's loaded window, from one catalogue refresh; None when unknown (nothing
+    reachable, the model not loaded)."""
+    from gateway.backends.commands import catalogue_once
+    from gateway.envline import compact_window
+
+    snapshot = catalogue_once(config, api_keys=_api_keys(config, warn=False))
+    return compact_window(config, snapshot)
+
+
+def _backends(args: argparse.Namespace) -> int:
+    from gateway.backends.commands import catalogue_once
+    from gateway.backends.table import render_catalogue
+
+    config = _load_config(args.config)
+    print(render_catalogue(catalogue_once(config, api_keys=_api_keys(config, warn=False))))
+    return 0
+
+
+def _doctor(args: argparse.Namespace) -> int:
+    from gateway.backends.commands import doctor, format_diagnosis
+    from gateway.config import save_config
+
+    on_file = _load_config(args.config)
+    config = _with_flags(on_file, args)
+    diagnosis = doctor(config, _api_keys(config, warn=False))
+    print(format_diagnosis(diagnosis))
+    if args.fix_swap:
+        if diagnosis.swap_fix is None:
+            print("--fix-swap: the big and small models do not swap; nothing was changed")
+        else:
+            path = Path(args.config).expanduser() if args.config else default_config_path()
+            save_config(on_file.model_copy(update={"small": diagnosis.swap_fix}), path)
+            print(f'--fix-swap: wrote small = "{diagnosis.swap_fix}" to {path}')
+    return 1 if diagnosis.errors else 0
+
+
+def _keys(args: argparse.Namespace) -> int:
+    from gateway.backends.commands import keys_command
+
+    config = _load_config(args.config)
+    return keys_command(args.action, args.backend, configured=[b.id for b in config.backends])
 
 
 def _token(args: argparse.Namespace) -> int:
@@ -227,6 +321,38 @@ def _token(args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     return 1
+
+
+def _claude(args: argparse.Namespace) -> int:
+    from gateway import claude_settings as cs
+
+    path = Path(args.settings).expanduser() if args.settings else cs.settings_path()
+    try:
+        if args.action == "apply":
+            config = _with_flags(_load_config(args.config), args)
+            plan = cs.plan_apply(config, token_set=bool(_stored_token()), path=path)
+        else:
+            plan = cs.plan_restore(path)
+        if plan.changed:
+            print(plan.diff(), end="")
+        if not args.dry_run:
+            cs.write(plan)
+    except cs.ClaudeSettingsError as exc:
+        print(f"{PROG}: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"{PROG}: cannot write {path}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    if args.dry_run:
+        print("(dry run: nothing was written)" if plan.changed else "nothing to change")
+    elif args.action == "apply":
+        print(
+            f"Claude Code now uses LM Gate at {config.base_url} (settings: {path}); "
+            f"`{PROG} claude restore` undoes it"
+        )
+    else:
+        print(f"Claude Code's settings are back as they were before LM Gate ({path})")
+    return 0
 
 
 def _not_yet(args: argparse.Namespace) -> int:
@@ -271,6 +397,7 @@ def _with_flags(config: GatewayConfig, args: argparse.Namespace) -> GatewayConfi
     if backend is not None:
         _check_url(backend)
         data["backends"] = [{"id": "default", "url": backend, "protocol": protocol or "auto"}]
+        data["discover"] = False  # that one server, nothing else
     elif protocol is not None:
         data["backends"] = [{**b, "protocol": protocol} for b in data["backends"]]
     try:
@@ -323,9 +450,9 @@ def _stored_token() -> str | None:
         return None
 
 
-def _api_keys(config: GatewayConfig) -> dict[str, str]:
+def _api_keys(config: GatewayConfig, *, warn: bool = True) -> dict[str, str]:
     """Backend id → API key: from the variable named by `api_key_env`, else the keyring entry
-    named after the backend id."""
+    named after the backend id. `warn`: say which variables are unset."""
     from gateway.keystore import KeyringUnavailable, default_keystore
 
     keys: dict[str, str] = {}
@@ -335,7 +462,7 @@ def _api_keys(config: GatewayConfig) -> dict[str, str]:
             value = os.environ.get(backend.api_key_env)
             if value:
                 keys[backend.id] = value
-            else:
+            elif warn:
                 print(
                     f"{PROG}: warning: backend {backend.id}: {backend.api_key_env} is not set; "
                     "requests go without an API key",

@@ -22,7 +22,24 @@ from gateway.config import GatewayConfig
 from gateway.events import EventBus
 from gateway.upstream.client import Transport
 
-__all__ = ["GatewayServer", "PortInUse", "serve_forever"]
+__all__ = ["LIVE_FIELDS", "GatewayServer", "PortInUse", "serve_forever"]
+
+# Read by every request from the live config: a change applies without a restart.
+LIVE_FIELDS = frozenset(
+    {
+        "big",
+        "small",
+        "opus",
+        "aliases",
+        "commit_after",
+        "ping_interval",
+        "capture_bodies",
+        "capture_count",
+        "capture_max_bytes",
+        "log_level",
+        "start_hidden",
+    }
+)
 
 
 class PortInUse(OSError):
@@ -52,6 +69,8 @@ class GatewayServer:
         self._sock: socket.socket | None = None
         self.port = config.port
         self.app: Any = None
+        self._drainers: set[threading.Thread] = set()
+        self._draining: dict[threading.Thread, Any] = {}
 
     @property
     def running(self) -> bool:
@@ -62,21 +81,97 @@ class GatewayServer:
         return self.config.model_copy(update={"port": self.port}).base_url
 
     def start(self, timeout: float = 10.0) -> None:
-        from gateway.server import create_app
-
         if self.running:
             return
         sock = _bind(self.config.host, self.config.port)
+        self._server, self._thread, self._sock = self._launch(sock, self.config, timeout)
         self.port = sock.getsockname()[1]
-        self.app = create_app(
-            self.config,
+
+    def stop(self, timeout: float = 10.0) -> None:
+        server, thread = self._server, self._thread
+        if server is not None and thread is not None:
+            server.should_exit = True
+            thread.join(timeout)
+            if thread.is_alive():
+                server.force_exit = True
+                thread.join(timeout)
+            self._cleanup()
+        for drainer in list(self._drainers):
+            drainer.join(timeout)
+
+    def apply_config(self, config: GatewayConfig) -> bool:
+        """Use `config` for the requests that start from now on. Returns False, and changes
+        nothing, when a setting fixed at start differs (address, backends, limits): restart()."""
+        if self.running and _fixed_at_start(self.config) != _fixed_at_start(config):
+            return False
+        self.config = config
+        if self.running and self.app is not None:
+            self.app.state.gateway.config = config
+        # A server still draining after a restart finishes its requests with the new choices.
+        live = {name: getattr(config, name) for name in LIVE_FIELDS}
+        for state in list(self._draining.values()):
+            state.config = state.config.model_copy(update=live)
+        return True
+
+    def restart(
+        self, config: GatewayConfig | None = None, *, timeout: float = 10.0, drain: float = 60.0
+    ) -> None:
+        """Serve `config` from a fresh server without dropping a request: the new listener opens
+        first (the same socket when the address is unchanged, so no connection is refused),
+        then the old server stops accepting and its requests in flight get up to `drain`
+        seconds to finish, on a thread of their own. A taken port raises PortInUse and leaves
+        the running server as it was."""
+        config = config or self.config
+        if not self.running or self._sock is None:
+            self.config = config
+            self.start(timeout)
+            return
+        same_address = config.host == self.config.host and config.port in (
+            self.port,
+            self.config.port,
+        )
+        sock = self._sock.dup() if same_address else _bind(config.host, config.port)
+        try:
+            launched = self._launch(sock, config, timeout)
+        except BaseException:
+            sock.close()
+            raise
+        old = (self._server, self._thread, self._sock)
+        old_state = self.app_state
+        self._server, self._thread, self._sock = launched
+        self.config = config
+        self.port = sock.getsockname()[1]
+        if old[0] is not None:
+            # Both servers accept on a shared socket until the old one stops: stop it now, not
+            # at its next tick, so that every new connection reaches the new server.
+            _stop_accepting(old[0])
+        drainer = threading.Thread(
+            target=self._drain, args=(*old, drain), name="lmgate-drain", daemon=True
+        )
+        if old_state is not None:
+            self._draining[drainer] = old_state
+        self._drainers.add(drainer)
+        drainer.start()
+
+    @property
+    def app_state(self) -> Any:
+        """The running app's shared state (`GatewayState`), None before a start."""
+        return self.app.state.gateway if self.app is not None else None
+
+    def _launch(
+        self, sock: socket.socket, config: GatewayConfig, timeout: float
+    ) -> tuple[uvicorn.Server, threading.Thread, socket.socket]:
+        from gateway.server import create_app
+
+        app = create_app(
+            config,
             bus=self.bus,
             token=self.token,
             transport=self.transport,
             api_keys=self.api_keys,
         )
         uconfig = uvicorn.Config(
-            self.app,
+            app,
             loop="asyncio",
             http="httptools",
             ws="none",
@@ -92,28 +187,41 @@ class GatewayServer:
         thread = threading.Thread(
             target=server.run, kwargs={"sockets": [sock]}, name="lmgate-gateway", daemon=True
         )
-        self._server, self._thread, self._sock = server, thread, sock
         thread.start()
         deadline = time.monotonic() + timeout
         while not server.started:
             if not thread.is_alive():
-                self._cleanup()
+                sock.close()
                 raise RuntimeError("the gateway failed to start (see the log)")
             if time.monotonic() > deadline:
-                self.stop()
+                server.should_exit = server.force_exit = True
+                thread.join(timeout)
+                sock.close()
                 raise TimeoutError("the gateway did not start in time")
             time.sleep(0.005)
+        self.app = app
+        return server, thread, sock
 
-    def stop(self, timeout: float = 10.0) -> None:
-        server, thread = self._server, self._thread
-        if server is None or thread is None:
-            return
-        server.should_exit = True
-        thread.join(timeout)
-        if thread.is_alive():
-            server.force_exit = True
-            thread.join(timeout)
-        self._cleanup()
+    def _drain(
+        self,
+        server: uvicorn.Server | None,
+        thread: threading.Thread | None,
+        sock: socket.socket | None,
+        drain: float,
+    ) -> None:
+        try:
+            if server is not None and thread is not None:
+                server.config.timeout_graceful_shutdown = int(drain)
+                server.should_exit = True
+                thread.join(drain + 5)
+                if thread.is_alive():
+                    server.force_exit = True
+                    thread.join(5)
+            if sock is not None:
+                sock.close()
+        finally:
+            self._drainers.discard(threading.current_thread())
+            self._draining.pop(threading.current_thread(), None)
 
     def _cleanup(self) -> None:
         if self._sock is not None:
@@ -121,9 +229,35 @@ class GatewayServer:
         self._server = self._thread = self._sock = None
 
 
+def _stop_accepting(server: uvicorn.Server, timeout: float = 2.0) -> None:
+    """Close the server's listeners on its own loop and wait until that is done."""
+    listeners = list(getattr(server, "servers", []))
+    if not listeners:
+        return
+    closed = threading.Event()
+
+    def close() -> None:
+        for listener in listeners:
+            listener.close()
+        closed.set()
+
+    try:
+        listeners[0].get_loop().call_soon_threadsafe(close)
+    except RuntimeError:  # its loop has already stopped
+        return
+    closed.wait(timeout)
+
+
+def _fixed_at_start(config: GatewayConfig) -> dict[str, Any]:
+    """The settings the app, its guard and its upstream clients take when they are built."""
+    return config.model_dump(exclude=set(LIVE_FIELDS))
+
+
 def _bind(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY only on accepted sockets whose proto says TCP;
+    # without it every response's second write waits ~40 ms for the client's delayed ACK.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host.strip("[]"), port))
@@ -161,7 +295,7 @@ def serve_forever(
     if log_records:
         bus.subscribe(lambda record: print(format_record(record), file=out, flush=True))
     live = config.model_copy(update={"port": server.port})
-    backends = ", ".join(b.url for b in config.backends)
+    backends = ", ".join(b.url or b.kind for b in config.backends)
     print(f"LM Gate is listening on {server.url} (backends: {backends})", file=out)
     print("For Claude Code, run this in your shell:", file=out)
     print(render(claude_env(live, token=token), default_shell()), file=out, flush=True)

@@ -1,0 +1,238 @@
+"""`python -m tests.bench [--quick] [--only NAME…] [--json PATH]`: start the fake backend and the
+gateway (one per transport) in their own processes on their own cores, run the workloads against
+both, print the report."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import subprocess
+import sys
+import sysconfig
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import orjson
+
+from tests.bench.coldstart import measure_cold_start
+from tests.bench.processes import Child, Cores, bench_env, plan_cores, spawn
+from tests.bench.report import render_report
+from tests.bench.workloads import (
+    Targets,
+    measure_fixtures,
+    measure_latency,
+    measure_stream,
+    measure_throughput,
+)
+from tests.paths import REPO
+
+__all__ = ["SECTIONS", "main"]
+
+SECTIONS = ("latency", "throughput", "stream", "fixtures", "coldstart", "fakes")
+TRANSPORTS = ("aiohttp", "httpx")
+
+
+@dataclass(frozen=True)
+class Settings:
+    latency_reps: int
+    latency_count: int
+    throughput_reps: int
+    throughput_total: int
+    stream_reps: int
+    fixture_reps: int
+    cold_runs: int
+    idle: float
+
+
+FULL = Settings(7, 200, 5, 3200, 30, 15, 5, 2.0)
+QUICK = Settings(3, 40, 2, 320, 3, 2, 1, 0.5)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m tests.bench",
+        description="Measure what the gateway adds to a fast OpenAI-compatible backend.",
+    )
+    parser.add_argument("--quick", action="store_true", help="a smoke run (under a minute)")
+    parser.add_argument(
+        "--only", nargs="+", choices=SECTIONS, metavar="NAME", help=f"one of {', '.join(SECTIONS)}"
+    )
+    parser.add_argument(
+        "--transport",
+        nargs="+",
+        choices=TRANSPORTS,
+        default=list(TRANSPORTS),
+        metavar="NAME",
+        help=f"the gateways to compare: {', '.join(TRANSPORTS)} (default: {' '.join(TRANSPORTS)})",
+    )
+    parser.add_argument("--json", metavar="PATH", help="also write the figures as JSON")
+    return parser
+
+
+def compile_bytecode() -> float:
+    """PYTHONDONTWRITEBYTECODE is set in this environment and uv installs without compiling, so
+    every start would compile FastAPI, pydantic & co. again: compile once, like a wheel install."""
+    started = time.perf_counter()
+    paths = ["gateway", "app", "tests", sysconfig.get_paths()["purelib"]]
+    subprocess.run(
+        [sys.executable, "-m", "compileall", "-q", "-j", "0", *paths],
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        check=False,
+    )
+    return time.perf_counter() - started
+
+
+def _progress(text: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
+
+
+async def _workloads(
+    sections: Sequence[str],
+    fake: Child,
+    gateways: dict[str, Child],
+    settings: Settings,
+    prefix: str = "",
+) -> dict[str, float]:
+    figures: dict[str, float] = {}
+    for section in sections:
+        # Transports take turns within a section, so a change in the machine's load hits both.
+        for transport, gateway in gateways.items():
+            _progress(f"{prefix}{section} through {transport}")
+            targets = Targets(fake.port, gateway.port, gateway.cpu_seconds)
+            if section == "latency":
+                result = await measure_latency(
+                    targets, reps=settings.latency_reps, count=settings.latency_count
+                )
+            elif section == "throughput":
+                result = await measure_throughput(
+                    targets, reps=settings.throughput_reps, total=settings.throughput_total
+                )
+            elif section == "stream":
+                result = await measure_stream(
+                    targets, reps=settings.stream_reps, fake_cpu=fake.cpu_seconds
+                )
+            else:
+                result = await measure_fixtures(targets, reps=settings.fixture_reps)
+            figures |= {f"{prefix}{transport}.{section}.{k}": v for k, v in result.items()}
+    return figures
+
+
+def _gateway(variant: str, fake: Child, cores: Cores, env: dict[str, str], logs: Path) -> Child:
+    transport, _, what_if = variant.partition("+")
+    args = ["tests.bench.gateway_proc", f"{fake.url}/v1", "--transport", transport]
+    if what_if:
+        args.append(f"--{what_if}")
+    name = f"gateway-{variant.replace('+', '-')}-for-{fake.name}"
+    return spawn(name, args, cores=cores.gateway, env=env, logs=logs)
+
+
+def run(
+    sections: Sequence[str], transports: Sequence[str], settings: Settings, cores: Cores
+) -> dict[str, float]:
+    figures: dict[str, float] = {}
+    with tempfile.TemporaryDirectory(prefix="lmgate-bench-") as home:
+        logs = Path(home)
+        env = bench_env(logs)
+        with spawn("fake", ["tests.bench.fake"], cores=cores.fake, env=env, logs=logs) as fake:
+            flows = [s for s in sections if s in ("latency", "throughput", "stream", "fixtures")]
+            gateways = {t: _gateway(t, fake, cores, env, logs) for t in transports if flows}
+            try:
+                figures |= asyncio.run(_workloads(flows, fake, gateways, settings))
+            finally:
+                for gateway in gateways.values():
+                    gateway.stop()
+            if "coldstart" in sections:
+                _progress("cold start")
+                cold = measure_cold_start(
+                    f"{fake.url}/v1",
+                    runs=settings.cold_runs,
+                    idle=settings.idle,
+                    cores=cores.gateway,
+                    env=env,
+                )
+                figures |= {f"coldstart.{k}": v for k, v in cold.items()}
+        if "fakes" in sections:
+            figures |= _compare_fakes(transports[0], settings, cores, env, logs)
+    return figures
+
+
+def _compare_fakes(
+    variant: str, settings: Settings, cores: Cores, env: dict[str, str], logs: Path
+) -> dict[str, float]:
+    """The direct baseline with each fake, and what the gateway (`variant`) adds over it."""
+    settings = replace(
+        settings,
+        latency_count=min(settings.latency_count, 100),
+        latency_reps=min(settings.latency_reps, 3),
+        throughput_total=min(settings.throughput_total, 1600),
+        throughput_reps=min(settings.throughput_reps, 3),
+    )
+    figures: dict[str, float] = {}
+    for kind in ("lean", "fakebackend"):
+        args = ["tests.bench.fake", "--kind", kind]
+        with spawn(f"fake-{kind}", args, cores=cores.fake, env=env, logs=logs) as fake:
+            with _gateway(variant, fake, cores, env, logs) as gateway:
+                found = asyncio.run(
+                    _workloads(
+                        ("latency", "throughput", "stream"),
+                        fake,
+                        {kind: gateway},
+                        settings,
+                        "fakes.",
+                    )
+                )
+        keep = (
+            "direct_p50_ms",
+            "added_p50_ms",
+            "direct_rps",
+            "gateway_rps",
+            "direct_events_per_s",
+            "events_share",
+            "fake_cpu_per_chunk_ms",
+        )
+        figures |= {k: v for k, v in found.items() if k.endswith(keep)}
+    return figures
+
+
+def _meta(cores: Cores, compile_s: float, load: tuple[float, ...], quick: bool) -> dict[str, str]:
+    meta = {
+        "mode": "quick (smoke figures: few repetitions)" if quick else "full",
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python "
+        f"{platform.python_version()}, {platform.system()} {platform.release()}",
+        "placement": cores.describe(),
+        "load average (1/5/15 min) at start": "/".join(f"{x:.1f}" for x in load),
+        "load average at end": "/".join(f"{x:.1f}" for x in os.getloadavg()),
+        "bytecode": f"compiled first ({compile_s:.1f} s): PYTHONDONTWRITEBYTECODE="
+        f"{os.environ.get('PYTHONDONTWRITEBYTECODE', '')} here and uv installs without .pyc "
+        "files, and without them a cold start takes 2-3 times as long",
+        "backend": "lean raw-asyncio fake (llama-server wire shapes, one send per SSE event)",
+        "client": "asyncio protocols + httptools, keep-alive, same code for both targets",
+    }
+    return meta
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    settings = QUICK if args.quick else FULL
+    sections = args.only or list(SECTIONS)
+    cores = plan_cores()
+    os.sched_setaffinity(0, cores.client)
+    load = os.getloadavg()
+    _progress("compiling bytecode")
+    compile_s = compile_bytecode()
+    started = time.perf_counter()
+    figures = run(sections, args.transport, settings, cores)
+    meta = _meta(cores, compile_s, load, args.quick)
+    meta["duration"] = f"{time.perf_counter() - started:.0f} s"
+    print(render_report(figures, meta, args.transport))
+    if args.json:
+        Path(args.json).write_bytes(
+            orjson.dumps({"meta": meta, "figures": figures}, option=orjson.OPT_INDENT_2)
+        )
+    return 0

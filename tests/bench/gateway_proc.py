@@ -1,0 +1,57 @@
+"""The gateway under test in its own process (`python -m tests.bench.gateway_proc URL`).
+
+What `lmgate serve` runs (GatewayServer: uvicorn on a worker thread, the headless log file on the
+bus) with the transport chosen, and without printing a line per request to a terminal. Prints its
+port on stdout and stops when stdin closes or on SIGTERM.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from gateway.config import BackendConfig, GatewayConfig
+from gateway.events import EventBus
+from gateway.logfile import attach_log_file
+from gateway.runner import GatewayServer
+from tests.bench.fake import MODEL
+from tests.bench.lifeline import stop_event
+
+__all__ = ["bench_config", "main"]
+
+
+def bench_config(backend_url: str) -> GatewayConfig:
+    """Defaults everywhere (body capture included) but the backend and the model choices."""
+    return GatewayConfig(
+        port=0,
+        backends=[BackendConfig(id="bench", url=backend_url)],
+        big=MODEL,
+        small=MODEL,
+        aliases={"local-big-model": "big"},
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tests.bench.gateway_proc")
+    parser.add_argument("backend_url")
+    parser.add_argument("--transport", choices=("aiohttp", "httpx"), default="aiohttp")
+    args = parser.parse_args(argv)
+    bus = EventBus()
+    server = GatewayServer(bench_config(args.backend_url), bus=bus, transport=args.transport)
+    server.start()
+    detach = attach_log_file(bus)
+    stopped = stop_event()
+    print(server.port, flush=True)
+    try:
+        while not stopped.wait(0.5):
+            if not server.running:
+                print("the gateway stopped unexpectedly", file=sys.stderr)
+                return 1
+    finally:
+        server.stop()
+        detach()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
