@@ -1,8 +1,9 @@
-"""`create_app`: the FastAPI application, its lifespan (upstream clients, backend monitor) and the
-one place where errors become HTTP answers."""
+"""`create_app`: the FastAPI application, its lifespan (the backend registry: clients, discovery,
+catalogue) and the one place where errors become HTTP answers."""
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -15,11 +16,12 @@ from gateway import __version__
 from gateway.api import info, messages
 from gateway.api.guard import Guard
 from gateway.api.state import GatewayState
-from gateway.backends.monitor import BackendMonitor
+from gateway.backends.registry import Registry
 from gateway.config import GatewayConfig
 from gateway.errors import GatewayError, InvalidRequest, NotFound, error_body
 from gateway.events import EventBus
-from gateway.upstream.client import Transport, Upstream
+from gateway.tokens import warm_up
+from gateway.upstream.client import Transport
 
 __all__ = ["create_app"]
 
@@ -42,10 +44,12 @@ def create_app(
     token: Callable[[], str | None] | str | None = None,
     transport: Transport = "aiohttp",
     api_keys: dict[str, str] | None = None,
+    registry: Registry | None = None,
 ) -> FastAPI:
     """Build the gateway. `token` is the gateway token (or a callable returning the current one);
     `api_keys` maps backend id → key, read from the keyring/environment by the caller (never on the
-    event loop)."""
+    event loop). `registry` (default: one built from `config`) is started and stopped by the
+    app's lifespan; the GUI passes its own to subscribe to catalogue changes."""
     token_fn: Callable[[], str | None] = token if callable(token) else (lambda: token)
     state = GatewayState(config=config, bus=bus or EventBus(), token=token_fn)
     keys = api_keys or {}
@@ -53,18 +57,15 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         state.started_at = time.time()
-        state.upstreams = {
-            b.id: Upstream(b, config.timeouts, api_key=keys.get(b.id), transport=transport)
-            for b in config.backends
-        }
-        state.monitor = BackendMonitor(state.upstreams, config.health_interval)
-        state.monitor.start()
+        # Clients are created and closed on this loop, the one that serves the requests.
+        state.registry = registry or Registry(config, api_keys=keys, transport=transport)
+        # The BPE tables take ~0.6 s to load: do it now, off the loop, not on the first count.
+        threading.Thread(target=warm_up, name="lmgate-tokenizer", daemon=True).start()
+        await state.registry.start()
         try:
             yield
         finally:
-            await state.monitor.stop()
-            for upstream in state.upstreams.values():
-                await upstream.aclose()
+            await state.registry.stop()
 
     app = FastAPI(
         title="LM Gate",
