@@ -6,6 +6,8 @@ import asyncio
 import os
 from typing import Any
 
+import httpx
+import orjson
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
@@ -17,11 +19,13 @@ from gateway.api.state import GatewayState
 from gateway.errors import GatewayError
 from gateway.routing import resolve
 from gateway.schemas.anthropic import (
+    CountTokensRequest,
     MessagesRequest,
     parse_count_tokens_request,
     parse_messages_request_raw,
 )
 from gateway.tokens import count_tokens
+from gateway.translate.conversation import BILLING_PREFIX
 from gateway.translate.request import is_web_search_request
 from gateway.translate.response import text_message
 
@@ -135,7 +139,10 @@ async def count_message_tokens(request: Request) -> Response:
         body = await read_body(request.receive, state.config.max_body_bytes)
         req = parse_count_tokens_request(body)
         draft.client_model = req["model"]
-        count = await asyncio.to_thread(count_tokens, req)
+        count = await _backend_count(state, req, draft) if state.registry else None
+        if count is None:
+            count = await asyncio.to_thread(count_tokens, req)
+            draft.extra["counter"] = "bpe"
     except GatewayError as exc:
         draft.status, draft.error = exc.status, exc.message
         draft.publish(state.bus)
@@ -150,6 +157,47 @@ async def count_message_tokens(request: Request) -> Response:
         media_type="application/json",
         headers={"request-id": draft.request_id},
     )
+
+
+async def _backend_count(
+    state: GatewayState, req: CountTokensRequest, draft: RecordDraft
+) -> int | None:
+    """The backend's own count where it has one (llama.cpp and SGLang answer
+    /v1/messages/count_tokens with the model's real tokenizer); None → count here."""
+    registry = state.registry
+    assert registry is not None
+    try:
+        route = resolve(req["model"], state.config, registry.index())
+    except GatewayError:
+        return None
+    info = registry.snapshot().backend(route.backend_id)
+    if info is None or "messages" not in info.features or info.state != "up":
+        return None
+    draft.backend, draft.backend_model, draft.route_rule = route.backend_id, route.model, route.rule
+    body: dict[str, Any] = {k: v for k, v in req.items() if v is not None}
+    body["model"] = route.model
+    if isinstance(body.get("system"), list):
+        body["system"] = [b for b in body["system"] if not b["text"].startswith(BILLING_PREFIX)]
+    upstream = registry.upstream(route.backend_id)
+    try:
+        async with asyncio.timeout(10):
+            async with upstream.post(upstream.url("messages/count_tokens"), body) as response:
+                answer = orjson.loads(await response.aread())
+        count = answer["input_tokens"]
+        if not isinstance(count, int):
+            raise TypeError
+    except (
+        GatewayError,
+        TimeoutError,
+        httpx.HTTPError,
+        orjson.JSONDecodeError,
+        KeyError,
+        TypeError,
+    ) as exc:
+        draft.warnings.append(f"the backend could not count ({type(exc).__name__}); counted here")
+        return None
+    draft.extra["counter"] = "backend"
+    return count
 
 
 def _error(exc: GatewayError, request_id: str) -> Response:
