@@ -34,15 +34,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return cli.main(["serve"])
-    try:
-        gui = importlib.import_module("app.main")
-    except ModuleNotFoundError as exc:
-        if exc.name != "app.main":
-            raise
-        print(
-            "lmgate: the desktop app is not built yet; running the gateway headless.",
-            file=sys.stderr,
-        )
-        return cli.main(["serve"])
+    gui = importlib.import_module("app.main")
     result = gui.run()
     return result if isinstance(result, int) else 0

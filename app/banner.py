@@ -1,0 +1,89 @@
+"""A message strip above the window's pages: a problem or a notice, with the actions it offers
+(use the next free port, re-apply Claude Code's settings…). Never a modal box: nothing waits."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QToolButton, QWidget
+
+__all__ = ["Banner"]
+
+_COLOURS = {
+    "error": ("#fff5f5", "#c92a2a", "#ffc9c9"),
+    "warning": ("#fff9db", "#8a5a00", "#ffe066"),
+    "info": ("#e7f5ff", "#1864ab", "#a5d8ff"),
+}
+
+
+class Banner(QFrame):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("banner")
+        self.kind = ""
+        self.key = ""
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(12, 8, 8, 8)
+        self.text = QLabel()
+        self.text.setWordWrap(True)
+        self.text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        layout.addWidget(self.text, 1)
+        self._actions = QHBoxLayout()
+        layout.addLayout(self._actions)
+        close = QToolButton()
+        close.setText("✕")
+        close.setAutoRaise(True)
+        close.setToolTip("Dismiss")
+        close.setAccessibleName("Dismiss message")
+        close.clicked.connect(self.dismiss)
+        layout.addWidget(close, 0, Qt.AlignmentFlag.AlignTop)
+        self.hide()
+
+    def show_message(
+        self,
+        kind: str,
+        text: str,
+        actions: list[tuple[str, Callable[[], None]]] | None = None,
+        *,
+        key: str = "",
+    ) -> None:
+        """Show `text`; `key` names the situation so that it can be cleared when it is over."""
+        self.kind, self.key = kind, key or kind
+        background, foreground, border = _COLOURS.get(kind, _COLOURS["info"])
+        self.setStyleSheet(
+            f"QFrame#banner {{ background: {background}; border: 1px solid {border}; "
+            f"border-radius: 6px; }} QFrame#banner QLabel {{ color: {foreground}; }}"
+        )
+        self.text.setText(text)
+        while self._actions.count():
+            item = self._actions.takeAt(0)
+            widget = item.widget() if item is not None else None
+            if widget is not None:
+                widget.deleteLater()
+        for label, callback in actions or []:
+            button = QPushButton(label)
+            button.clicked.connect(lambda _=False, cb=callback: self._act(cb))
+            self._actions.addWidget(button)
+        self.show()
+
+    def buttons(self) -> list[QPushButton]:
+        found = []
+        for i in range(self._actions.count()):
+            item = self._actions.itemAt(i)
+            widget = item.widget() if item is not None else None
+            if isinstance(widget, QPushButton):
+                found.append(widget)
+        return found
+
+    def clear(self, key: str) -> None:
+        if self.isVisible() and self.key == key:
+            self.dismiss()
+
+    def dismiss(self) -> None:
+        self.kind = self.key = ""
+        self.hide()
+
+    def _act(self, callback: Callable[[], None]) -> None:
+        self.dismiss()
+        callback()

@@ -1,0 +1,30 @@
+"""Address checks for the settings page: is a host loopback, and which port is free next."""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+
+__all__ = ["is_loopback", "next_free_port"]
+
+
+def next_free_port(host: str, taken: int, tries: int = 50) -> int | None:
+    """The first port after `taken` that can be bound on `host` right now."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    for port in range(taken + 1, min(taken + 1 + tries, 65536)):
+        with socket.socket(family, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind((host.strip("[]"), port))
+            except OSError:
+                continue
+            return port
+    return None
+
+
+def is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False

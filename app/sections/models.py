@@ -1,0 +1,236 @@
+"""Models: the big and small model (and Opus, when set apart) picked from the catalogue, grouped
+by backend, with each model's state, context window and capabilities, and warnings where a
+choice will hurt. A choice applies to the next request and is saved."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QFont, QStandardItem, QStandardItemModel
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QComboBox,
+    QFormLayout,
+    QGroupBox,
+    QHeaderView,
+    QLabel,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.controller import GatewayController
+from app.icons import STATE_COLOURS
+from app.model_advice import Advice, advise, context_label, model_details
+from gateway.backends.catalogue import CatalogueSnapshot, ModelInfo
+
+__all__ = ["ModelsPage", "fill_model_combo"]
+
+AUTOMATIC = "Automatic: the first model the backends list"
+_MODEL_COLUMNS = ("Backend", "Model", "State", "Context", "Tools", "Vision", "Thinking")
+
+
+def fill_model_combo(
+    combo: QComboBox, snapshot: CatalogueSnapshot, chosen: str | None, automatic: str
+) -> None:
+    """Backend headings (not selectable) with their models under them; item data is the
+    `backend:model` target, None for the automatic entry."""
+    model = QStandardItemModel(combo)
+    first = QStandardItem(automatic)
+    first.setData(None, Qt.ItemDataRole.UserRole)
+    model.appendRow(first)
+    selected = 0
+    for backend in snapshot.backends:
+        models = [m for m in snapshot.models_of(backend.id) if m.kind != "embedding"]
+        heading = QStandardItem(f"{backend.display_name or backend.id} · {backend.kind}")
+        heading.setFlags(Qt.ItemFlag.NoItemFlags)
+        font = QFont(combo.font())
+        font.setBold(True)
+        heading.setFont(font)
+        model.appendRow(heading)
+        for info in sorted(models, key=lambda m: (m.loaded is not True, m.name)):
+            details = model_details(info)
+            item = QStandardItem(info.name + (f"  —  {details}" if details else ""))
+            target = f"{backend.id}:{info.name}"
+            item.setData(target, Qt.ItemDataRole.UserRole)
+            item.setToolTip(f"{info.name} on {backend.id}\n{details}")
+            model.appendRow(item)
+            if chosen in (target, info.name):
+                selected = model.rowCount() - 1
+    if chosen and selected == 0:
+        # A saved choice the backends do not list (yet): keep it visible and selected.
+        missing = QStandardItem(f"{chosen}  —  not listed by any backend now")
+        missing.setData(chosen, Qt.ItemDataRole.UserRole)
+        model.appendRow(missing)
+        selected = model.rowCount() - 1
+    combo.blockSignals(True)
+    combo.setModel(model)
+    combo.setCurrentIndex(selected)
+    combo.blockSignals(False)
+
+
+class ModelsPage(QWidget):
+    title = "Models"
+    icon_name = "models"
+
+    def __init__(
+        self,
+        controller: GatewayController,
+        images_in_use: Callable[[], bool] = lambda: False,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.controller = controller
+        self.images_in_use = images_in_use
+        layout = QVBoxLayout(self)
+        choices = QGroupBox("Which model answers")
+        form = QFormLayout(choices)
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        self.big = QComboBox()
+        self.big.setObjectName("bigModel")
+        self.small = QComboBox()
+        self.small.setObjectName("smallModel")
+        self.opus_apart = QCheckBox("Set a model apart for Opus")
+        self.opus = QComboBox()
+        self.opus.setObjectName("opusModel")
+        for combo, name in ((self.big, "Big"), (self.small, "Small"), (self.opus, "Opus")):
+            combo.setSizeAdjustPolicy(
+                QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+            )
+            combo.setMinimumContentsLength(30)
+            combo.setAccessibleName(f"{name} model")
+        form.addRow("Big (Sonnet, main work)", self.big)
+        form.addRow("Small (Haiku, titles and quick tasks)", self.small)
+        form.addRow(self.opus_apart, self.opus)
+        layout.addWidget(choices)
+
+        self.advice = QLabel()
+        self.advice.setObjectName("modelAdvice")
+        self.advice.setWordWrap(True)
+        self.advice.setTextFormat(Qt.TextFormat.RichText)
+        self.advice.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        layout.addWidget(self.advice)
+        self.advice_items: list[Advice] = []
+
+        self.table = QTableWidget(0, len(_MODEL_COLUMNS))
+        self.table.setObjectName("modelTable")
+        self.table.setHorizontalHeaderLabels(list(_MODEL_COLUMNS))
+        self.table.verticalHeader().setVisible(False)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setAlternatingRowColors(True)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        layout.addSpacing(8)
+        layout.addWidget(QLabel("Every model the backends list:"))
+        layout.addWidget(self.table, 1)
+
+        self.big.currentIndexChanged.connect(lambda _: self._chosen("big", self.big))
+        self.small.currentIndexChanged.connect(lambda _: self._chosen("small", self.small))
+        self.opus.currentIndexChanged.connect(lambda _: self._chosen("opus", self.opus))
+        self.opus_apart.toggled.connect(self._opus_toggled)
+        controller.catalogue_changed.connect(self.refresh)
+        controller.config_changed.connect(self.refresh)
+        self.refresh()
+
+    def refresh(self, *_: object) -> None:
+        c = self.controller
+        snapshot, config = c.snapshot, c.config
+        fill_model_combo(self.big, snapshot, config.big, AUTOMATIC)
+        fill_model_combo(self.small, snapshot, config.small, "Same as the big model")
+        fill_model_combo(self.opus, snapshot, config.opus, "Same as the big model")
+        self.opus_apart.blockSignals(True)
+        self.opus_apart.setChecked(config.opus is not None)
+        self.opus_apart.blockSignals(False)
+        self.opus.setEnabled(config.opus is not None)
+        self._fill_advice()
+        self._fill_table(snapshot)
+
+    def choose(self, role: str, target: str | None) -> bool:
+        """Select `target` ("backend:model") in the role's dropdown, as a user would."""
+        combo = {"big": self.big, "small": self.small, "opus": self.opus}[role]
+        index = combo.findData(target, Qt.ItemDataRole.UserRole)
+        if index < 0:
+            return False
+        combo.setCurrentIndex(index)
+        return True
+
+    def _chosen(self, role: str, combo: QComboBox) -> None:
+        target = combo.currentData(Qt.ItemDataRole.UserRole)
+        if role == "opus" and not self.opus_apart.isChecked():
+            return
+        if target != getattr(self.controller.config, role):
+            self.controller.set_model(role, target)
+
+    def _opus_toggled(self, on: bool) -> None:
+        self.opus.setEnabled(on)
+        if on:
+            target = self.opus.currentData(Qt.ItemDataRole.UserRole) or self.controller.config.big
+            self.controller.set_model("opus", target or self._first_target())
+        else:
+            self.controller.set_model("opus", None)
+
+    def _first_target(self) -> str | None:
+        for index in range(self.big.count()):
+            data = self.big.itemData(index, Qt.ItemDataRole.UserRole)
+            if data:
+                return str(data)
+        return None
+
+    def _fill_advice(self) -> None:
+        self.advice_items = advise(
+            self.controller.config, self.controller.snapshot, images_in_use=self.images_in_use()
+        )
+        lines = []
+        for advice in self.advice_items:
+            colour = STATE_COLOURS["failed"] if advice.level == "error" else "#f08c00"
+            who = advice.roles.capitalize()
+            lines.append(
+                f'<span style="color:{colour}">●</span> <b>{html.escape(who)}</b>: '
+                f"{html.escape(advice.text)}"
+            )
+        if not lines:
+            lines.append(
+                f'<span style="color:{STATE_COLOURS["healthy"]}">●</span> These choices look good.'
+            )
+        self.advice.setText("<br>".join(lines))
+
+    def _fill_table(self, snapshot: CatalogueSnapshot) -> None:
+        self.table.setRowCount(0)
+        for model in snapshot.models:
+            if model.kind == "embedding":
+                continue
+            row = self.table.rowCount()
+            self.table.insertRow(row)
+            state = {True: "loaded", False: "not loaded", None: "—"}[model.loaded]
+            cells = (
+                model.backend_id,
+                model.name,
+                state,
+                _window(model),
+                _flag(model.tools),
+                _flag(model.vision),
+                _flag(model.thinking),
+            )
+            for column, text in enumerate(cells):
+                self.table.setItem(row, column, QTableWidgetItem(text))
+
+
+def _window(model: ModelInfo) -> str:
+    """ "4k of 128k": the loaded context, then the model's maximum."""
+    loaded, most = model.context_window, model.max_context
+    short = [context_label(n).removesuffix(" context") if n else "" for n in (loaded, most)]
+    if loaded and most and loaded != most:
+        return f"{short[0]} of {short[1]}"
+    if loaded or most:
+        return short[0] or f"up to {short[1]}"
+    return "—"
+
+
+def _flag(value: bool | None) -> str:
+    return {True: "yes", False: "no", None: "—"}[value]

@@ -1,0 +1,60 @@
+"""Helpers the desktop app's tests share."""
+
+from __future__ import annotations
+
+import anthropic
+from keyring.backends.SecretService import Keyring as SecretServiceKeyring
+from pytestqt.qtbot import QtBot
+
+from app.desktop import Desktop
+
+__all__ = ["WAIT_MS", "MemoryKeyring", "Quits", "ask", "start"]
+
+# A loaded machine can take seconds to start a server and probe its backends.
+WAIT_MS = 30_000
+
+
+def start(desktop: Desktop, qtbot: QtBot, *, models: int = 1) -> None:
+    """Start the gateway the way the app does and wait until it serves and lists models."""
+    desktop.start()
+    controller = desktop.controller
+    qtbot.waitUntil(lambda: controller.state in ("running", "failed"), timeout=WAIT_MS)
+    assert controller.state == "running", controller.error
+    qtbot.waitUntil(lambda: len(controller.snapshot.models) >= models, timeout=WAIT_MS)
+
+
+def ask(url: str, text: str = "hi", model: str = "claude-sonnet-4-6", **kwargs: object) -> str:
+    """One request through the gateway with the anthropic SDK, the way a client sends it."""
+    with anthropic.Anthropic(base_url=url, api_key="unused", max_retries=0, timeout=60) as client:
+        reply = client.messages.create(
+            model=model, max_tokens=64, messages=[{"role": "user", "content": text}], **kwargs
+        )
+    block = reply.content[0]
+    assert block.type == "text"
+    return block.text
+
+
+class MemoryKeyring(SecretServiceKeyring):
+    """Stands in for a running Secret Service: the same class family, secrets in a dict."""
+
+    priority = -10  # type: ignore[assignment]  # never picked by keyring's own detection
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.store: dict[tuple[str, str], str] = {}
+
+    def get_password(self, service: str, username: str) -> str | None:
+        return self.store.get((service, username))
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        self.store[(service, username)] = password
+
+    def delete_password(self, service: str, username: str) -> None:
+        self.store.pop((service, username), None)
+
+
+class Quits(list[str]):
+    """Stands in for QApplication.quit: the tests quit nothing, they check it was asked."""
+
+    def __call__(self) -> None:
+        self.append("quit")
