@@ -181,6 +181,7 @@ class GatewayServer:
             timeout_graceful_shutdown=2,
             timeout_keep_alive=75,
             server_header=False,
+            proxy_headers=False,  # X-Forwarded-* from a client is never trusted here
             date_header=False,
         )
         server = uvicorn.Server(uconfig)

@@ -3,7 +3,6 @@ catalogue) and the one place where errors become HTTP answers."""
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -20,7 +19,6 @@ from gateway.backends.registry import Registry
 from gateway.config import GatewayConfig
 from gateway.errors import GatewayError, InvalidRequest, NotFound, error_body
 from gateway.events import EventBus
-from gateway.tokens import warm_up
 from gateway.upstream.client import Transport
 
 __all__ = ["create_app"]
@@ -59,8 +57,6 @@ def create_app(
         state.started_at = time.time()
         # Clients are created and closed on this loop, the one that serves the requests.
         state.registry = registry or Registry(config, api_keys=keys, transport=transport)
-        # The BPE tables take ~0.6 s to load: do it now, off the loop, not on the first count.
-        threading.Thread(target=warm_up, name="lmgate-tokenizer", daemon=True).start()
         await state.registry.start()
         try:
             yield

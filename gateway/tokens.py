@@ -26,6 +26,7 @@ __all__ = [
     "count_tokens",
     "image_size",
     "image_tokens",
+    "is_loaded",
     "warm_up",
 ]
 
@@ -73,6 +74,11 @@ def _load_encoder() -> _Encoder:
 
         encoder: _Encoder = bpe_openai.get_encoding(ENCODING_NAME)
     return encoder
+
+
+def is_loaded() -> bool:
+    """Whether the BPE tables are in memory (loading them takes ~0.5 s and ~130 MB)."""
+    return _encoder is not None
 
 
 def warm_up() -> None:

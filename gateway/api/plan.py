@@ -27,7 +27,7 @@ from gateway.translate.ollama import num_ctx_for, openai_to_ollama_chat
 from gateway.translate.request import BackendTraits, anthropic_to_openai
 from gateway.upstream.client import Upstream
 
-__all__ = ["Plan", "make_plan", "traits_for"]
+__all__ = ["Plan", "counts_prompt", "make_plan", "traits_for"]
 
 # Betas that a native backend is known to refuse; none are known for the local servers today.
 _REFUSED_BETAS: dict[str, frozenset[str]] = {}
@@ -163,6 +163,12 @@ def _request_class(req: MessagesRequest, route: Route) -> str:
     if (req.get("output_config") or {}).get("format"):
         return "title"  # Claude Code's structured side requests (session titles)
     return "side" if route.role == "small" else "main"
+
+
+def counts_prompt(info: BackendInfo | None, model: ModelInfo | None) -> bool:
+    """Whether planning this request counts its prompt (there is a window or a ceiling)."""
+    window = (model.context_window or model.max_context) if model is not None else None
+    return bool(window or (info is not None and info.max_output_tokens))
 
 
 def _fit(

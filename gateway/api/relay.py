@@ -67,7 +67,7 @@ class MessagesRelay(Response):
         *,
         upstream: Upstream,
         plan: Plan,
-        queue: BackendQueue,
+        queue: BackendQueue | None,
         stream: bool,
         message_id: str,
         client_model: str,
@@ -140,16 +140,14 @@ class MessagesRelay(Response):
     async def _work(self) -> None:
         try:
             try:
-                async with self.queue.admit(self.plan.priority) as waited:
-                    self.draft.queue_ms = round(waited * 1000, 2)
-                    # Time in the queue does not count against the backend's timeouts.
-                    self._t_admitted = self.last_byte = asyncio.get_running_loop().time()
-                    if not self.plan.stream_upstream and (self.stream or self.plan.requirement):
-                        await self._relay_fetched()
-                    elif self.stream:
-                        await self._relay_stream()
-                    else:
-                        await self._relay_once()
+                if self.queue is None:
+                    await self._relay()
+                else:
+                    async with self.queue.admit(self.plan.priority) as waited:
+                        self.draft.queue_ms = round(waited * 1000, 2)
+                        # Time in the queue does not count against the backend's timeouts.
+                        self._t_admitted = self.last_byte = asyncio.get_running_loop().time()
+                        await self._relay()
             except asyncio.CancelledError:
                 if self.timed_out is None:
                     raise
@@ -168,6 +166,14 @@ class MessagesRelay(Response):
         except Exception as exc:  # never a traceback to the client
             log.exception("relay failed")
             await self._report(UpstreamError(f"the gateway failed: {type(exc).__name__}: {exc}"))
+
+    async def _relay(self) -> None:
+        if not self.plan.stream_upstream and (self.stream or self.plan.requirement):
+            await self._relay_fetched()
+        elif self.stream:
+            await self._relay_stream()
+        else:
+            await self._relay_once()
 
     async def _report(self, exc: GatewayError) -> None:
         self.draft.error = exc.message

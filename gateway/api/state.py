@@ -28,20 +28,24 @@ class GatewayState:
     # Backends that refused `stream_options` once: not sent to them again.
     no_stream_options: set[str] = field(default_factory=set)
 
-    def queue_for(self, backend_id: str, info: BackendInfo | None) -> BackendQueue:
-        """The backend's queue, sized from its slots: what the config says, else llama.cpp's
-        total_slots, else one for LM Studio and Ollama (they run one request at a time by
-        default), four for other local servers, sixteen for remote providers."""
-        slots = info.concurrency or info.slots if info else None
+    def queue_for(self, backend_id: str, info: BackendInfo | None) -> BackendQueue | None:
+        """The backend's queue, sized from its slots: what the config says, else what the server
+        reports (llama.cpp's total_slots), else one for the servers that run one request at a time
+        by default (LM Studio, Ollama, llama.cpp). Others (vLLM, SGLang, remote providers, an
+        unknown server) batch requests themselves: no queue (None)."""
+        slots = (info.concurrency or info.slots) if info else None
+        if not slots and info is not None and info.kind in _ONE_AT_A_TIME:
+            slots = 1
         if not slots:
-            kind = info.kind if info else "openai"
-            slots = 1 if kind in ("lmstudio", "ollama") else (16 if info and info.remote else 4)
+            return None
         queue = self.queues.get(backend_id)
         if queue is None:
             name = (info.display_name or info.id) if info else backend_id
-            queue = self.queues[backend_id] = BackendQueue(
-                slots, self.config.queue_depth, name=name
-            )
+            queue = BackendQueue(slots, self.config.queue_depth, name=name)
+            self.queues[backend_id] = queue
         else:
             queue.slots = slots
         return queue
+
+
+_ONE_AT_A_TIME = frozenset({"lmstudio", "ollama", "llamacpp"})
