@@ -277,8 +277,9 @@ class MessagesRelay(Response):
             self.draft.changes.append("asked again: the model did not call the required tool")
             message = await self._fetch()
             if not satisfies(message, requirement):
+                wanted = " or ".join(f"`{name}`" for name in requirement.names)
                 self.draft.warnings.append(
-                    f"tool_choice not honoured: the model did not call {requirement.instruction}"
+                    f"tool_choice not honoured: the model did not call {wanted}"
                 )
         message["id"] = self.message_id
         self._finished(message)
