@@ -281,7 +281,7 @@ def serve_forever(
     log_records: bool = True,
 ) -> int:
     """Run the gateway headless until Ctrl-C or SIGTERM. Prints the URL and the export line."""
-    from gateway.envline import claude_env, default_shell, render
+    from gateway.envline import claude_env, compact_window, default_shell, render
     from gateway.logfile import attach_log_file, format_record
 
     out = out or sys.stdout
@@ -296,10 +296,18 @@ def serve_forever(
     if log_records:
         bus.subscribe(lambda record: print(format_record(record), file=out, flush=True))
     live = config.model_copy(update={"port": server.port})
-    backends = ", ".join(b.url or b.kind for b in config.backends)
+    # The lifespan waited for the first catalogue refresh: say what was found.
+    snapshot = server.app_state.registry.snapshot()
+    found = [
+        f"{b.id} {b.url} ({b.state}, {len(snapshot.models_of(b.id))} models)"
+        for b in snapshot.backends
+    ]
+    backends = "; ".join(found) or "none found yet: start LM Studio or Ollama"
     print(f"LM Gate is listening on {server.url} (backends: {backends})", file=out)
     print("For Claude Code, run this in your shell:", file=out)
-    print(render(claude_env(live, token=token), default_shell()), file=out, flush=True)
+    window = compact_window(live, snapshot)
+    env = claude_env(live, token=token, auto_compact_window=window)
+    print(render(env, default_shell()), file=out, flush=True)
     stop = threading.Event()
 
     def _on_signal(signum: int, frame: Any) -> None:
