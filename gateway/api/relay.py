@@ -264,6 +264,7 @@ class MessagesRelay(Response):
 
     async def _relay_once(self) -> None:
         message = await self._fetch()
+        message["id"] = self.message_id  # native backends use their own ids (chatcmpl-…)
         self._finished(message)
         await self._respond_json(orjson.dumps(message))
 
