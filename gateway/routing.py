@@ -42,6 +42,14 @@ class ModelIndex:
                 return backend_id
         return None
 
+    def listed_name(self, model: str, backend_id: str | None = None) -> str:
+        """`model` as the backend lists it: Ollama lists `qwen3` as `qwen3:latest`."""
+        tagged = f"{model}:latest"
+        for bid, names in self.models.items():
+            if backend_id in (None, bid) and model not in names and tagged in names:
+                return tagged
+        return model
+
     def catalogue(self) -> dict[str, tuple[str, str]]:
         """`claude-…` id → (backend, model): one id per backend model, stable across calls."""
         table: dict[str, tuple[str, str]] = {}
@@ -105,9 +113,10 @@ def _exact(name: str, config: GatewayConfig, index: ModelIndex) -> Route | None:
     if ":" in name:
         backend_id, _, model = name.partition(":")
         if backend_id in backend_ids:
-            return Route(backend_id, model, "exact")
-    owner = index.backend_of(name)
-    return Route(owner, name, "exact") if owner is not None else None
+            return Route(backend_id, index.listed_name(model, backend_id), "exact")
+    listed = index.listed_name(name)
+    owner = index.backend_of(listed)
+    return Route(owner, listed, "exact") if owner is not None else None
 
 
 def _role(role: str, config: GatewayConfig, index: ModelIndex, rule: str) -> Route:
@@ -126,10 +135,11 @@ def _target(
     if target:
         backend_id, sep, model = target.partition(":")
         if sep and backend_id in backend_ids:
-            return Route(backend_id, model, rule, role)
-        owner = index.backend_of(target) or (backend_ids[0] if backend_ids else None)
+            return Route(backend_id, index.listed_name(model, backend_id), rule, role)
+        listed = index.listed_name(target)
+        owner = index.backend_of(listed) or (backend_ids[0] if backend_ids else None)
         if owner is not None:
-            return Route(owner, target, rule, role)
+            return Route(owner, listed, rule, role)
     else:
         # No model chosen: the first model the first backend lists.
         for backend_id in backend_ids:

@@ -196,7 +196,7 @@ class MessagesRelay(Response):
             if self.on_stream_options_refused is not None:
                 self.on_stream_options_refused()
             plan.body = {k: v for k, v in plan.body.items() if k != "stream_options"}
-            plan.changes.append("stream_options dropped: the backend refuses it")
+            self.draft.changes.append("stream_options dropped: the backend refuses it")
             async with self.upstream.post(
                 plan.url, plan.body, headers=plan.headers, retries=plan.retries
             ) as response:

@@ -1,5 +1,6 @@
 """What the three fake backends share: the OpenAI chat-completions wire shapes, and the hooks
-through which each flavour (LM Studio, Ollama, llama.cpp) differs from the others."""
+through which each flavour (LM Studio, Ollama, llama.cpp) differs from the others, on the OpenAI
+endpoints and on the native ones (`/v1/messages`, Ollama's `/api/chat`)."""
 
 from __future__ import annotations
 
@@ -15,10 +16,12 @@ import orjson
 from tests.fakes.replies import Error, ToolCall
 
 __all__ = [
+    "AnthropicStyle",
     "ChatContext",
     "Flavour",
     "Response",
     "UsageCounts",
+    "estimate_tokens",
     "json_response",
     "random_id",
     "split_text",
@@ -48,6 +51,23 @@ class UsageCounts:
     cached: int | None = None
 
 
+@dataclass(frozen=True)
+class AnthropicStyle:
+    """How a server's own /v1/messages converter shapes its stream (tests/fakes/anthropic.py).
+    The defaults are the documented event sequence."""
+
+    counts_at_start: bool = True  # message_start carries the prompt count (Ollama sends 0)
+    ping: bool = False  # a ping right after message_start
+    open_until_end: bool = False  # every block left open and closed in order at the end
+    signature: str | None = None  # a signature_delta closing each thinking block
+    tool_input_shell: bool = True  # tool_use starts carry "input": {}
+    tool_pieces: bool = True  # tool input in pieces, not whole in one delta
+    empty_first_piece: bool = False  # an empty partial_json before the pieces
+    input_in_delta: bool = False  # message_delta usage repeats input_tokens
+    stop_sequence: bool = True  # message_delta carries stop_sequence
+    reused_index: bool = False  # ollama#17101: text then thinking share one index
+
+
 @dataclass
 class ChatContext:
     """One chat request as the renderer needs it."""
@@ -73,6 +93,8 @@ class Flavour:
     default_context_length: ClassVar[int] = 4096
     # The model's trained maximum, reported where the backend reports one.
     trained_context_length: ClassVar[int] = 131072
+    # Whether this server (this version, these options) serves POST /v1/messages.
+    messages_api: bool = False
 
     def __init__(
         self,
@@ -102,6 +124,35 @@ class Flavour:
 
     def unknown(self, method: str, path: str) -> Response:
         return json_response({"error": {"message": "Not Found", "type": "not_found"}}, 404)
+
+    # --- protocols --------------------------------------------------------------------------
+
+    def dialect(self, method: str, path: str) -> str | None:
+        """The protocol of a generation request ("openai", "anthropic", "ollama"); None for
+        every other request (listings, probes, count_tokens)."""
+        if method != "POST":
+            return None
+        if path in self.chat_paths:
+            return "openai"
+        if path == "/v1/messages" and self.messages_api:
+            return "anthropic"
+        return None
+
+    def anthropic_style(self) -> AnthropicStyle:
+        return AnthropicStyle()
+
+    def native_error(
+        self, status: int, message: str, error_type: str = "invalid_request_error"
+    ) -> Error:
+        """An error on /v1/messages: Anthropic's envelope unless the server uses its own."""
+        return Error(status, {"type": "error", "error": {"type": error_type, "message": message}})
+
+    def native_overflow(self, prompt_tokens: int, context_length: int) -> Error | None:
+        """/v1/messages's answer to a prompt longer than the loaded context (None: truncated)."""
+        return self.context_overflow(prompt_tokens, context_length)
+
+    def new_message_id(self) -> str:
+        return "msg_" + random_id(24)
 
     # --- errors -----------------------------------------------------------------------------
 
@@ -220,6 +271,13 @@ class Flavour:
     def empty_content(self) -> str | None:
         """`content` of a message that only has tool calls."""
         return None
+
+
+def estimate_tokens(body: dict[str, Any], *keys: str) -> int:
+    """About four bytes of JSON per token: the same order as real tokenizers on English prose
+    (and about 1.5 times what the gateway's BPE counter says for repeated short words)."""
+    sized = {key: body.get(key) for key in keys}
+    return max(1, len(orjson.dumps(sized)) // 4)
 
 
 def split_text(text: str, pieces: int) -> list[str]:

@@ -7,8 +7,12 @@ Sources of truth:
   (n_ctx_train, and n_ctx in recent builds: 1ay1/agentty#49); /v1/chat/completions answers
   carry `timings` (cache_n, prompt_n, prompt_ms, predicted_n, …) and `usage` with
   `prompt_tokens_details.cached_tokens`; reasoning comes as `reasoning_content`.
-- Anthropic Messages API (ggml-org/llama.cpp#17570, Nov 2025): POST /v1/messages and POST
-  /v1/messages/count_tokens → {"input_tokens": N}; older builds answer 404 there.
+- Anthropic Messages API (ggml-org/llama.cpp#17570, Nov 2025; README "POST /v1/messages"): POST
+  /v1/messages and POST /v1/messages/count_tokens → {"input_tokens": N}; older builds answer
+  404 there. Stream shape (tools/server/server-task.cpp, to_json_anthropic_stream): thinking at
+  index 0, text next, tool calls after, all left open and closed in order at the end, thinking
+  after an empty signature_delta; tool_use starts without `input`; message_delta usage with
+  output_tokens only. Errors keep llama-server's own envelope (overflow included).
 - The streamed answer puts `usage` and `timings` in the final chunk, the one with finish_reason
   (observed against llama-server, shared/reference/real-clients-and-backends.md §3).
 - Errors are {"error": {"code", "message", "type"}}; a prompt longer than the context is
@@ -25,13 +29,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
-import orjson
-
 from tests.fakes.flavour import (
+    AnthropicStyle,
     ChatContext,
     Flavour,
     Response,
     UsageCounts,
+    estimate_tokens,
     json_response,
     random_id,
 )
@@ -73,8 +77,8 @@ class LlamaCpp(Flavour):
         vision: bool = False,
         slots: int = 1,
     ) -> None:
-        """`messages_api`: answer /v1/messages/count_tokens like builds since llama.cpp#17570
-        (off by default: this fake does not serve /v1/messages itself)."""
+        """`messages_api`: serve /v1/messages and /v1/messages/count_tokens like builds since
+        llama.cpp#17570 (off by default: an older build)."""
         super().__init__(models, context_length, loaded=loaded, version=version or _BUILD)
         self.messages_api = messages_api
         self.vision = vision
@@ -82,7 +86,11 @@ class LlamaCpp(Flavour):
 
     def route(self, method: str, path: str, body: Any) -> Response | None:
         if method == "POST" and path == "/v1/messages/count_tokens" and self.messages_api:
-            return json_response({"input_tokens": max(1, len(orjson.dumps(body)) // 4)})
+            if not isinstance(body, dict):
+                return json_response(self.error(400, "invalid JSON body").body, 400)
+            return json_response(
+                {"input_tokens": estimate_tokens(body, "system", "messages", "tools")}
+            )
         if method not in ("GET", "HEAD"):
             return None
         if path in ("/health", "/v1/health"):
@@ -138,6 +146,17 @@ class LlamaCpp(Flavour):
 
     def context_overflow(self, prompt_tokens: int, context_length: int) -> Error:
         return context_overflow(prompt_tokens, context_length)
+
+    def anthropic_style(self) -> AnthropicStyle:
+        return AnthropicStyle(open_until_end=True, signature="", tool_input_shell=False)
+
+    def native_error(
+        self, status: int, message: str, error_type: str = "invalid_request_error"
+    ) -> Error:
+        return self.error(status, message, error_type)
+
+    def new_message_id(self) -> str:
+        return self.new_completion_id()
 
     def new_completion_id(self) -> str:
         return "chatcmpl-" + random_id(32)

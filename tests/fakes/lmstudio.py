@@ -16,6 +16,11 @@ Sources of truth:
   capabilities {vision, trained_for_tool_use}}]}; embedding models have no capabilities.
   The server reports no version of its own (api-changelog: v1 REST in 0.4.0, /v1/messages in
   0.4.1).
+- Anthropic-compatible POST /v1/messages (lmstudio.ai/docs/developer/anthropic-compat, since
+  0.4.1; with the v1 REST API): the documented event sequence, each block closed before the
+  next, tool input streamed in pieces after an empty one (tests/gateway/repair/native.py);
+  x-api-key or Bearer accepted. A prompt longer than the loaded context is the same overflow,
+  as HTTP 500 with type `api_error` in Anthropic's envelope.
 - Unknown paths answer 200 with {"error": "Unexpected endpoint or method. (POST /x)"} from
   Express (lmstudio-ai/lmstudio-bug-tracker#618, #2085).
 - Context overflow: "Trying to keep the first N tokens when context the overflows. However, the
@@ -34,6 +39,7 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from tests.fakes.flavour import (
+    AnthropicStyle,
     ChatContext,
     Flavour,
     Response,
@@ -43,18 +49,21 @@ from tests.fakes.flavour import (
 )
 from tests.fakes.replies import Error
 
-__all__ = ["LMStudio", "context_overflow", "n_keep_overflow"]
+__all__ = ["LMStudio", "context_overflow", "n_keep_overflow", "overflow_message"]
 
 _LOWER_ALNUM = string.ascii_lowercase + string.digits
 
 
-def context_overflow(prompt_tokens: int, context_length: int, status: int = 500) -> Error:
-    message = (
+def overflow_message(prompt_tokens: int, context_length: int) -> str:
+    return (
         f"Trying to keep the first {prompt_tokens} tokens when context the overflows. However, "
         f"the model is loaded with context length of only {context_length} tokens, which is not "
         "enough. Try to load the model with a larger context length, or provide a shorter input."
     )
-    return Error(status, {"error": message})
+
+
+def context_overflow(prompt_tokens: int, context_length: int, status: int = 500) -> Error:
+    return Error(status, {"error": overflow_message(prompt_tokens, context_length)})
 
 
 def n_keep_overflow(prompt_tokens: int, context_length: int) -> Error:
@@ -81,11 +90,12 @@ class LMStudio(Flavour):
         types: dict[str, str] | None = None,
         tools: bool = True,
     ) -> None:
-        """`rest`: which REST API the build serves: "v0" (0.3; the default, since this fake does
-        not serve /v1/messages, which the v1 REST API implies), "v1" or "both" (0.4+);
-        `types`: model → "llm" | "vlm" | "embeddings" (v0 words), default "llm"."""
+        """`rest`: which REST API the build serves: "v0" (0.3, no /v1/messages; the default), "v1"
+        or "both" (0.4+, with /v1/messages); `types`: model → "llm" | "vlm" | "embeddings" (v0
+        words), default "llm"."""
         super().__init__(models, context_length, loaded=loaded, version=version)
         self.rest = rest
+        self.messages_api = rest in ("v1", "both")
         self.types = types or {}
         self.tools = tools
 
@@ -167,6 +177,12 @@ class LMStudio(Flavour):
 
     def context_overflow(self, prompt_tokens: int, context_length: int) -> Error:
         return context_overflow(prompt_tokens, context_length)
+
+    def anthropic_style(self) -> AnthropicStyle:
+        return AnthropicStyle(empty_first_piece=True)
+
+    def native_overflow(self, prompt_tokens: int, context_length: int) -> Error:
+        return self.native_error(500, overflow_message(prompt_tokens, context_length), "api_error")
 
     def new_completion_id(self) -> str:
         return "chatcmpl-" + random_id(22, _LOWER_ALNUM)

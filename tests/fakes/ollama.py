@@ -14,7 +14,16 @@ Sources of truth:
   "model \"x\" not found, try pulling it first".
 - Unknown paths: Go's plain-text "404 page not found".
 - A prompt longer than the loaded context is silently truncated, not refused
-  (ollama/ollama#3839): the reply's `prompt_tokens` is capped at the context length.
+  (ollama/ollama#3839): the reply's `prompt_tokens` is capped at the context length. The
+  OpenAI and Anthropic endpoints ignore `num_ctx`; only `/api/chat` takes `options.num_ctx`
+  (docs/context-length.mdx), served in tests/fakes/ollama_chat.py.
+- Anthropic compatibility (docs/api/anthropic-compatibility.mdx, since 0.14): POST /v1/messages
+  with errors in Anthropic's envelope; not supported: /v1/messages/count_tokens (here Go's 404),
+  `tool_choice` (ignored), `metadata`. Stream shape (anthropic/anthropic.go, StreamConverter):
+  message_start with input_tokens 0, a ping, thinking without a signature, a tool call's input
+  whole in one delta, message_delta with input and output tokens and no stop_sequence. Before
+  0.32.2 text followed by thinking reuses the text block's index and the next text streams at an
+  index never started (ollama#17101, fixed by ollama#17225).
 """
 
 from __future__ import annotations
@@ -23,20 +32,31 @@ import string
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
-from tests.fakes.flavour import Flavour, Response, json_response, random_id
+from tests.fakes.flavour import AnthropicStyle, Flavour, Response, json_response, random_id
 from tests.fakes.replies import Error, ToolCall
 
 __all__ = ["Ollama"]
 
-# By default a version whose protocol (gateway.backends.protocols) is "openai": this fake serves
-# neither /v1/messages nor /api/chat. Pass `version` to test the decision itself.
+# By default a version whose protocol (gateway.backends.protocols) is "openai", without
+# /v1/messages. Pass `version` to test the decision itself.
 _VERSION = "0.2.8"
+_MESSAGES_SINCE = (0, 14, 0)
+_DISTINCT_INDEXES_SINCE = (0, 32, 2)
 _MODIFIED_AT = "2026-10-01T12:00:00.000000000Z"
 _DIGEST = "a8b0c51577010a279d933d14c2a8ab4b268079d44c5c8830c0a93900f1827c67"
 
 
 def _tagged(model: str) -> str:
     return model if ":" in model else f"{model}:latest"
+
+
+def _version(text: str) -> tuple[int, ...]:
+    parts = []
+    for part in text.lstrip("v").split("-")[0].split("."):
+        if not part.isdigit():
+            break
+        parts.append(int(part))
+    return tuple(parts)
 
 
 class Ollama(Flavour):
@@ -62,6 +82,8 @@ class Ollama(Flavour):
             version=version or _VERSION,
         )
         self.capabilities = {_tagged(k): v for k, v in (capabilities or {}).items()}
+        assert self.version is not None
+        self.messages_api = _version(self.version) >= _MESSAGES_SINCE
 
     def _find(self, model: str | None) -> str | None:
         if not model:
@@ -145,6 +167,22 @@ class Ollama(Flavour):
 
     def context_overflow(self, prompt_tokens: int, context_length: int) -> Error | None:
         return None
+
+    def dialect(self, method: str, path: str) -> str | None:
+        if method == "POST" and path == "/api/chat":
+            return "ollama"
+        return super().dialect(method, path)
+
+    def anthropic_style(self) -> AnthropicStyle:
+        assert self.version is not None
+        return AnthropicStyle(
+            counts_at_start=False,
+            ping=True,
+            tool_pieces=False,
+            input_in_delta=True,
+            stop_sequence=False,
+            reused_index=_version(self.version) < _DISTINCT_INDEXES_SINCE,
+        )
 
     def check_model(self, model: str | None) -> Error | None:
         if self._find(model) is not None:

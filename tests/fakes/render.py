@@ -1,10 +1,12 @@
 """Turns a scripted reply into what goes on the wire: status, headers, and a list of steps
-(body bytes, pauses, a cut) that the fake server plays back."""
+(body bytes, pauses, a cut) that the fake server plays back. Faults are the same for every
+protocol; a `ContentRenderer` says how content looks in one (OpenAI chunks here, Anthropic
+events in tests/fakes/anthropic.py, NDJSON in tests/fakes/ollama_chat.py)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, TypeAlias
+from typing import Any, Protocol, TypeAlias
 
 import orjson
 
@@ -13,7 +15,9 @@ from tests.fakes.replies import (
     Content,
     CutAfter,
     Error,
+    Gate,
     HeadersThenSilence,
+    Held,
     Huge,
     MalformedJSON,
     MalformedSSE,
@@ -26,7 +30,19 @@ from tests.fakes.replies import (
     ToolCalls,
 )
 
-__all__ = ["Cut", "Pause", "Plan", "Step", "plan_reply"]
+__all__ = [
+    "ChatRenderer",
+    "ContentRenderer",
+    "Cut",
+    "Pause",
+    "Plan",
+    "Step",
+    "error_plan",
+    "plan_reply",
+    "produced_tokens",
+    "sse_steps",
+    "usage_counts",
+]
 
 
 @dataclass(frozen=True)
@@ -49,6 +65,22 @@ class Plan:
     steps: list[Step] = field(default_factory=list)
     # Silence before the status line.
     stall: float = 0.0
+    # Gates to wait for before the status line.
+    gates: list[Gate] = field(default_factory=list)
+
+
+class ContentRenderer(Protocol):
+    """How one protocol puts a content reply on the wire."""
+
+    @property
+    def stream(self) -> bool: ...
+
+    @property
+    def broken(self) -> bytes:
+        """One event (or line) whose JSON is cut off, for MalformedJSON."""
+        ...
+
+    def content(self, reply: Content) -> Plan: ...
 
 
 _DONE = b"data: [DONE]\n\n"
@@ -58,29 +90,33 @@ _BROKEN_JSON = (
 _SSE_HEADERS = [("content-type", "text/event-stream"), ("cache-control", "no-cache")]
 
 
-def plan_reply(reply: Reply, flavour: Flavour, ctx: ChatContext) -> Plan:
+def plan_reply(reply: Reply, render: ContentRenderer) -> Plan:
     if isinstance(reply, Error):
-        return _error_plan(reply)
+        return error_plan(reply)
     if isinstance(reply, Stall):
-        plan = plan_reply(reply.then, flavour, ctx)
+        plan = plan_reply(reply.then, render)
         plan.stall += reply.seconds
         return plan
+    if isinstance(reply, Held):
+        plan = plan_reply(reply.then, render)
+        plan.gates.insert(0, reply.gate)
+        return plan
     if isinstance(reply, HeadersThenSilence):
-        plan = plan_reply(reply.then, flavour, ctx)
+        plan = plan_reply(reply.then, render)
         plan.steps.insert(0, Pause(reply.seconds))
         return plan
     if isinstance(reply, SilenceAfter):
-        return _fault(reply.reply, flavour, ctx, reply.after, Pause(reply.seconds), keep_rest=True)
+        return _fault(reply.reply, render, reply.after, Pause(reply.seconds), keep_rest=True)
     if isinstance(reply, CutAfter):
-        return _fault(reply.reply, flavour, ctx, reply.after, Cut(), keep_rest=False)
+        return _fault(reply.reply, render, reply.after, Cut(), keep_rest=False)
     if isinstance(reply, MalformedJSON):
-        return _fault(reply.reply, flavour, ctx, reply.after, _BROKEN_JSON, keep_rest=True)
+        return _fault(reply.reply, render, reply.after, render.broken, keep_rest=True)
     if isinstance(reply, MalformedSSE):
-        return _fault(reply.reply, flavour, ctx, reply.after, reply.raw, keep_rest=True)
-    return _content_plan(reply, flavour, ctx)
+        return _fault(reply.reply, render, reply.after, reply.raw, keep_rest=True)
+    return render.content(reply)
 
 
-def _error_plan(error: Error) -> Plan:
+def error_plan(error: Error) -> Plan:
     if isinstance(error.body, bytes | str):
         body = error.body.encode() if isinstance(error.body, str) else error.body
         content_type = error.content_type or "text/plain; charset=utf-8"
@@ -93,10 +129,10 @@ def _error_plan(error: Error) -> Plan:
 
 
 def _fault(
-    reply: Content, flavour: Flavour, ctx: ChatContext, after: int, fault: Step, *, keep_rest: bool
+    reply: Content, render: ContentRenderer, after: int, fault: Step, *, keep_rest: bool
 ) -> Plan:
-    plan = _content_plan(reply, flavour, ctx)
-    if ctx.stream:
+    plan = render.content(reply)
+    if render.stream:
         # Count events, not the pauses a slow reply puts between them.
         position, seen = 0, 0
         while position < len(plan.steps) and seen < after:
@@ -113,11 +149,39 @@ def _fault(
     elif isinstance(fault, Cut):
         plan.steps = [body[:half], fault]
     else:
-        broken = body[:half] if fault is _BROKEN_JSON else fault
+        broken = body[:half] if fault == render.broken else fault
         plan.headers = [(k, v) for k, v in plan.headers if k != "content-length"]
         plan.headers.append(("content-length", str(len(broken))))
         plan.steps = [broken]
     return plan
+
+
+class ChatRenderer:
+    """OpenAI chat completions: `chat.completion.chunk` events ending in `[DONE]`, or one
+    `chat.completion` object, in the flavour's own shapes."""
+
+    broken = _BROKEN_JSON
+
+    def __init__(self, flavour: Flavour, ctx: ChatContext) -> None:
+        self.flavour = flavour
+        self.ctx = ctx
+
+    @property
+    def stream(self) -> bool:
+        return self.ctx.stream
+
+    def content(self, reply: Content) -> Plan:
+        return _content_plan(reply, self.flavour, self.ctx)
+
+
+def sse_steps(frames: list[bytes], delay: float) -> list[Step]:
+    """Frames with a pause between two (a slow model)."""
+    steps: list[Step] = []
+    for frame in frames:
+        if steps and delay > 0:
+            steps.append(Pause(delay))
+        steps.append(frame)
+    return steps
 
 
 def _content_plan(reply: Content, flavour: Flavour, ctx: ChatContext) -> Plan:
@@ -126,7 +190,7 @@ def _content_plan(reply: Content, flavour: Flavour, ctx: ChatContext) -> Plan:
         if isinstance(reply, ToolCalls)
         else []
     )
-    counts = _usage_counts(reply, ctx)
+    counts = usage_counts(reply, ctx.prompt_tokens)
     finish_reason = reply.finish_reason or ("tool_calls" if ids else "stop")
     if not ctx.stream:
         message = _message(reply, flavour, ids)
@@ -147,18 +211,15 @@ def _content_plan(reply: Content, flavour: Flavour, ctx: ChatContext) -> Plan:
     if usage is not None:
         events.append(usage)
 
-    steps: list[Step] = []
-    for frame in [*(b"data: " + orjson.dumps(e) + b"\n\n" for e in events), _DONE]:
-        if steps and reply.delay > 0:
-            steps.append(Pause(reply.delay))
-        steps.append(frame)
-    return Plan(200, list(_SSE_HEADERS), steps)
+    frames = [*(b"data: " + orjson.dumps(e) + b"\n\n" for e in events), _DONE]
+    return Plan(200, list(_SSE_HEADERS), sse_steps(frames, reply.delay))
 
 
 def _deltas(reply: Content, flavour: Flavour, ids: list[str]) -> list[dict[str, Any]]:
     if isinstance(reply, Reasoning):
+        lead = [{"content": p} for p in split_text(reply.lead, reply.chunks)]
         thoughts = [{flavour.reasoning_field: p} for p in split_text(reply.reasoning, reply.chunks)]
-        return thoughts + [{"content": p} for p in split_text(reply.text, reply.chunks)]
+        return lead + thoughts + [{"content": p} for p in split_text(reply.text, reply.chunks)]
     if isinstance(reply, Think):
         return [{"content": p} for p in split_text(reply.content, reply.chunks)]
     if isinstance(reply, ToolCalls):
@@ -185,16 +246,18 @@ def _message(reply: Content, flavour: Flavour, ids: list[str]) -> dict[str, Any]
             }
             for call, call_id in zip(reply.calls, ids, strict=True)
         ]
+    elif isinstance(reply, Reasoning):
+        message["content"] = reply.lead + reply.text
+        message[flavour.reasoning_field] = reply.reasoning
     else:
         message["content"] = reply.text
-    if isinstance(reply, Reasoning):
-        message[flavour.reasoning_field] = reply.reasoning
     return message
 
 
-def _usage_counts(reply: Content, ctx: ChatContext) -> UsageCounts:
+def produced_tokens(reply: Content) -> int:
+    """About four characters of output per token."""
     if isinstance(reply, Reasoning):
-        produced = len(reply.reasoning) + len(reply.text)
+        produced = len(reply.lead) + len(reply.reasoning) + len(reply.text)
     elif isinstance(reply, Think):
         produced = len(reply.content)
     elif isinstance(reply, ToolCalls):
@@ -204,11 +267,16 @@ def _usage_counts(reply: Content, ctx: ChatContext) -> UsageCounts:
     else:
         assert isinstance(reply, Text)
         produced = len(reply.text)
+    return max(1, produced // 4)
+
+
+def usage_counts(reply: Content, prompt_tokens: int) -> UsageCounts:
+    """The counts to report: the script's where it gives them, else the fake's estimates."""
     usage = reply.usage
-    prompt = usage.prompt_tokens if usage and usage.prompt_tokens is not None else ctx.prompt_tokens
+    prompt = usage.prompt_tokens if usage and usage.prompt_tokens is not None else prompt_tokens
     completion = (
         usage.completion_tokens
         if usage and usage.completion_tokens is not None
-        else max(1, produced // 4)
+        else produced_tokens(reply)
     )
     return UsageCounts(prompt, completion, usage.cached_tokens if usage else None)

@@ -1,14 +1,18 @@
 """Scripted replies for the fake backends: what the model says, and how the wire misbehaves.
 
-Content replies (`Text`, `Reasoning`, `Think`, `ToolCalls`, `Huge`) are streamed as
-`chat.completion.chunk` events, or returned as one `chat.completion` object when the request
-did not ask for a stream. The other replies wrap a content reply in a fault: an HTTP error,
-silence before or after the headers, silence or a cut mid-stream, broken JSON or broken SSE.
-Fault positions (`after=N`) count SSE events, the role chunk included.
+Content replies (`Text`, `Reasoning`, `Think`, `ToolCalls`, `Huge`) are rendered in the protocol
+the request came in on: `chat.completion.chunk` events or one `chat.completion` object (OpenAI),
+Anthropic SSE events or one message (`/v1/messages`), NDJSON objects or one object (Ollama's
+`/api/chat`). The other replies wrap a content reply in a fault: an HTTP error, silence before
+or after the headers, silence or a cut mid-stream, broken JSON or broken SSE, or a hold until
+the test opens a `Gate`. Fault positions (`after=N`) count events (SSE frames or NDJSON lines),
+the role chunk included.
 """
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias
@@ -20,7 +24,9 @@ __all__ = [
     "Content",
     "CutAfter",
     "Error",
+    "Gate",
     "HeadersThenSilence",
+    "Held",
     "Huge",
     "MalformedJSON",
     "MalformedSSE",
@@ -66,10 +72,13 @@ class Text(_Content):
 
 @dataclass(frozen=True)
 class Reasoning(_Content):
-    """Reasoning in the flavour's reasoning field (`reasoning_content`, Ollama: `reasoning`)."""
+    """Reasoning in the flavour's reasoning field (`reasoning_content`, Ollama: `reasoning`).
+    `lead` is text the model writes before it reasons (Gemma's "---"), the shape that makes
+    Ollama before 0.32.2 reuse a block index in /v1/messages streams (ollama#17101)."""
 
     reasoning: str
     text: str = DEFAULT_TEXT
+    lead: str = ""
 
 
 @dataclass(frozen=True)
@@ -190,6 +199,47 @@ class MalformedSSE:
     reply: Content = field(default_factory=Text)
 
 
+class Gate:
+    """Holds `Held` replies until the test calls `open()`: how a test keeps a backend busy for
+    exactly as long as it needs, without sleeping. Thread-safe; opening twice is harmless."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._open = False
+        self._waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = []
+
+    @property
+    def is_open(self) -> bool:
+        with self._lock:
+            return self._open
+
+    def open(self) -> None:
+        with self._lock:
+            self._open = True
+            waiters, self._waiters = self._waiters, []
+        for loop, event in waiters:
+            try:
+                loop.call_soon_threadsafe(event.set)
+            except RuntimeError:  # that fake has stopped
+                pass
+
+    async def wait(self) -> None:
+        event = asyncio.Event()
+        with self._lock:
+            if self._open:
+                return
+            self._waiters.append((asyncio.get_running_loop(), event))
+        await event.wait()
+
+
+@dataclass(frozen=True)
+class Held:
+    """Nothing at all (no status line) until `gate` is opened, then `then`."""
+
+    gate: Gate
+    then: Reply = field(default_factory=Text)
+
+
 Reply: TypeAlias = (
     Content
     | Error
@@ -199,6 +249,7 @@ Reply: TypeAlias = (
     | CutAfter
     | MalformedJSON
     | MalformedSSE
+    | Held
 )
 
 

@@ -1,5 +1,7 @@
-"""A fake OpenAI-compatible backend on a real socket: a plain ASGI app served by uvicorn in a
-thread, scripted reply by reply, recording every request and every client that went away."""
+"""A fake backend on a real socket: a plain ASGI app served by uvicorn in a thread, scripted
+reply by reply in whichever protocol a request speaks (OpenAI chat completions, the server's
+own /v1/messages, Ollama's /api/chat), recording every request, how many generations ran at
+once, and every client that went away."""
 
 from __future__ import annotations
 
@@ -7,30 +9,38 @@ import asyncio
 import socket
 import threading
 from collections import deque
-from collections.abc import Awaitable, Callable, MutableMapping, Sequence
+from collections.abc import Sequence
 from types import TracebackType
 from typing import Any, NamedTuple
 
 import orjson
 import uvicorn
 
-from tests.fakes.flavour import ChatContext, Flavour, Response
+from tests.fakes.anthropic import messages_plan
+from tests.fakes.flavour import ChatContext, Flavour, Response, estimate_tokens
 from tests.fakes.llamacpp import LlamaCpp
 from tests.fakes.lmstudio import LMStudio
 from tests.fakes.ollama import Ollama
-from tests.fakes.render import Cut, Pause, Plan, plan_reply
+from tests.fakes.ollama_chat import ollama_chat_plan
+from tests.fakes.playback import Message, Receive, Scope, Send, play
+from tests.fakes.render import ChatRenderer, Plan, error_plan, plan_reply
 from tests.fakes.replies import Reply, Text
 from tests.fakes.strict import content_violation, role_order_violation
 
-__all__ = ["FLAVOURS", "DEFAULT_MODELS", "FakeBackend", "RecordedRequest", "free_port"]
+__all__ = [
+    "DEFAULT_MODELS",
+    "FLAVOURS",
+    "FakeBackend",
+    "Message",
+    "Receive",
+    "RecordedRequest",
+    "Scope",
+    "Send",
+    "free_port",
+]
 
 FLAVOURS: dict[str, type[Flavour]] = {"lmstudio": LMStudio, "ollama": Ollama, "llamacpp": LlamaCpp}
 DEFAULT_MODELS = ("fake-model",)
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -88,11 +98,12 @@ class _Server(uvicorn.Server):
 class FakeBackend:
     """An LM Studio, Ollama or llama.cpp stand-in. Use `url` as an OpenAI base URL.
 
-    `strict_template` refuses role orders a Gemma chat template refuses; `reject_null_content`
-    (default: on in strict mode) refuses assistant messages with null or missing content;
-    `context_length` makes prompts estimated longer than it fail the flavour's documented way;
-    `port` restarts a stopped fake where it was; other keywords go to the flavour (`loaded`,
-    `version`, and each flavour's own).
+    `strict_template` refuses role orders a Gemma chat template refuses (OpenAI endpoint);
+    `reject_null_content` (default: on in strict mode) refuses assistant messages with null or
+    missing content; `context_length` makes prompts estimated longer than it fail the flavour's
+    documented way; `port` restarts a stopped fake where it was; other keywords go to the flavour
+    (`loaded`, `version`, and each flavour's own: LM Studio `rest="v1"|"both"` and Ollama
+    `version>="0.14"` serve /v1/messages, llama.cpp with `messages_api=True`).
     """
 
     def __init__(
@@ -123,6 +134,8 @@ class FakeBackend:
         self._replies: deque[Reply] = deque()
         self._requests: list[RecordedRequest] = []
         self._disconnects = 0
+        self._in_flight = 0
+        self._max_in_flight = 0
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         self._socket: socket.socket | None = None
@@ -217,9 +230,28 @@ class FakeBackend:
 
     @property
     def chat_requests(self) -> list[RecordedRequest]:
-        return [
-            r for r in self.requests if r.method == "POST" and r.path in self.flavour.chat_paths
-        ]
+        """Generation requests, in every protocol (look at `path` for which)."""
+        dialect = self.flavour.dialect
+        return [r for r in self.requests if dialect(r.method, r.path) is not None]
+
+    def requests_to(self, path: str) -> list[RecordedRequest]:
+        return [r for r in self.requests if r.path == path]
+
+    @property
+    def asked_num_ctx(self) -> list[int | None]:
+        """`options.num_ctx` of each /api/chat request, in order (None where it was not set)."""
+        asked: list[int | None] = []
+        for request in self.requests_to("/api/chat"):
+            body = request.body if isinstance(request.body, dict) else {}
+            options = body.get("options")
+            asked.append(options.get("num_ctx") if isinstance(options, dict) else None)
+        return asked
+
+    @property
+    def max_in_flight(self) -> int:
+        """The most generations this fake was answering at once."""
+        with self._lock:
+            return self._max_in_flight
 
     @property
     def disconnects(self) -> int:
@@ -259,22 +291,41 @@ class FakeBackend:
             self._requests.append(RecordedRequest(scope["method"], path, headers, body))
             self._lock.notify_all()
 
-        if method == "POST" and path in self.flavour.chat_paths:
+        dialect = self.flavour.dialect(method, path)
+        if dialect == "openai":
             plan = self._chat(body)
+        elif dialect == "anthropic":
+            plan = messages_plan(self.flavour, body, self._take_reply)
+        elif dialect == "ollama":
+            plan = ollama_chat_plan(self.flavour, body, self._take_reply)
         else:
             answer = self.flavour.route(method, path, body) or self.flavour.unknown(method, path)
             plan = _response_plan(answer)
         plan.headers.extend(self.flavour.extra_headers)
         assert self._server is not None and self._server.stopping is not None
-        if not await _play(plan, receive, send, self._server.stopping):
+        with self._lock:
+            if dialect is not None:
+                self._in_flight += 1
+                self._max_in_flight = max(self._max_in_flight, self._in_flight)
+        try:
+            complete = await play(plan, receive, send, self._server.stopping)
+        finally:
+            with self._lock:
+                if dialect is not None:
+                    self._in_flight -= 1
+        if not complete:
             with self._lock:
                 self._disconnects += 1
                 self._lock.notify_all()
 
+    def _take_reply(self) -> Reply:
+        with self._lock:
+            return self._replies.popleft() if self._replies else self.default_reply
+
     def _chat(self, body: Any) -> Plan:
         flavour = self.flavour
         if not isinstance(body, dict) or not isinstance(body.get("messages"), list):
-            return plan_reply(flavour.error(400, "'messages' field is required"), flavour, _NO_CTX)
+            return error_plan(flavour.error(400, "'messages' field is required"))
         messages = body["messages"]
         model = body.get("model")
         refusal = flavour.check_model(model if isinstance(model, str) else None)
@@ -284,15 +335,14 @@ class FakeBackend:
                 refusal = flavour.error(400, problem)
         if refusal is None and self.reject_null_content:
             refusal = content_violation(messages)
-        prompt_tokens = _estimate_tokens(body)
+        prompt_tokens = estimate_tokens(body, "messages", "tools")
         if refusal is None and flavour.context_length and prompt_tokens > flavour.context_length:
             refusal = flavour.context_overflow(prompt_tokens, flavour.context_length)
             # None: this backend silently drops what does not fit.
             prompt_tokens = flavour.context_length
         if refusal is not None:
-            return plan_reply(refusal, flavour, _NO_CTX)
-        with self._lock:
-            reply = self._replies.popleft() if self._replies else self.default_reply
+            return error_plan(refusal)
+        reply = self._take_reply()
         options = body.get("stream_options")
         ctx = ChatContext(
             model=model if isinstance(model, str) else flavour.models[0],
@@ -301,12 +351,7 @@ class FakeBackend:
             prompt_tokens=prompt_tokens,
             completion_id=flavour.new_completion_id(),
         )
-        return plan_reply(reply, flavour, ctx)
-
-
-_NO_CTX = ChatContext(
-    model="", stream=False, include_usage=False, prompt_tokens=0, completion_id=""
-)
+        return plan_reply(reply, ChatRenderer(flavour, ctx))
 
 
 def _parse(raw: bytes) -> Any:
@@ -318,64 +363,7 @@ def _parse(raw: bytes) -> Any:
         return raw.decode("utf-8", "replace")
 
 
-def _estimate_tokens(body: dict[str, Any]) -> int:
-    # About four bytes of JSON per token: the same order as real tokenizers on English prose.
-    sized = {"messages": body.get("messages"), "tools": body.get("tools")}
-    return max(1, len(orjson.dumps(sized)) // 4)
-
-
 def _response_plan(answer: Response) -> Plan:
     headers = [("content-type", answer.content_type), ("content-length", str(len(answer.body)))]
     headers.extend(answer.headers)
     return Plan(answer.status, headers, [answer.body])
-
-
-async def _play(plan: Plan, receive: Receive, send: Send, stopping: asyncio.Event) -> bool:
-    """Send the plan; False when the client went away before the response was complete.
-    When the fake is stopped mid-reply the response is left unfinished (uvicorn then closes
-    the connection, or answers 500 if nothing was sent yet)."""
-    gone = asyncio.Event()
-
-    async def watch() -> None:
-        # The request body has been read: the next message is the disconnect (uvicorn also
-        # reports one once the response is complete, which is ignored then).
-        while (await receive())["type"] != "http.disconnect":
-            pass
-        gone.set()
-
-    async def pause(seconds: float) -> bool:
-        """True when the time passed; False when the client left or the fake is stopping."""
-        waits = [asyncio.ensure_future(gone.wait()), asyncio.ensure_future(stopping.wait())]
-        done, pending = await asyncio.wait(waits, timeout=seconds, return_when="FIRST_COMPLETED")
-        for waiter in pending:
-            waiter.cancel()
-        return not done
-
-    watcher = asyncio.create_task(watch())
-    try:
-        if plan.stall > 0 and not await pause(plan.stall):
-            return not gone.is_set()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": plan.status,
-                "headers": [(k.encode("latin-1"), v.encode("latin-1")) for k, v in plan.headers],
-            }
-        )
-        for step in plan.steps:
-            if isinstance(step, Pause):
-                if not await pause(step.seconds):
-                    return not gone.is_set()
-            elif isinstance(step, Cut):
-                # Returning without the final body message makes uvicorn close the connection.
-                return True
-            else:
-                await send({"type": "http.response.body", "body": step, "more_body": True})
-                # Let the watcher see a disconnect between two events of a fast stream.
-                await asyncio.sleep(0)
-                if gone.is_set():
-                    return False
-        await send({"type": "http.response.body", "body": b"", "more_body": False})
-        return True
-    finally:
-        watcher.cancel()

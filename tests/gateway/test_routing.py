@@ -82,3 +82,14 @@ def test_catalogue_ids_are_claude_ids_and_unique() -> None:
     table = index.catalogue()
     assert all(cid.startswith("claude-") for cid in table)
     assert sorted(table.values()) == [("a", "Qwen/Qwen3 8B"), ("b", "qwen-qwen3-8b")]
+
+
+def test_a_bare_ollama_name_reaches_the_tagged_model() -> None:
+    index = ModelIndex({"ollama": ("qwen3:latest", "llama3.2:3b")})
+    cfg = GatewayConfig.model_validate(
+        {"backends": [BackendConfig(id="ollama", url="http://x:11434")], "big": "qwen3"}
+    )
+    assert resolve("claude-sonnet-4-6", cfg, index) == Route("ollama", "qwen3:latest", "big", "big")
+    assert resolve("qwen3", cfg, index) == Route("ollama", "qwen3:latest", "exact")
+    assert resolve("ollama:qwen3", cfg, index) == Route("ollama", "qwen3:latest", "exact")
+    assert resolve("llama3.2:3b", cfg, index).model == "llama3.2:3b"

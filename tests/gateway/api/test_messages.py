@@ -69,7 +69,9 @@ def test_sdk_create_and_stream(flavour: str, fake_backend: Start, gateway_server
     assert final.content[0].thinking == "Let me think."  # type: ignore[union-attr]
     assert final.content[1].text == "Four."  # type: ignore[union-attr]
     sent = fake.chat_requests[-1].body
-    assert sent["model"] == "fake-model" and sent["stream"] is True
+    # Ollama lists the model as "fake-model:latest"; the bare name reaches it.
+    listed = "fake-model:latest" if flavour == "ollama" else "fake-model"
+    assert sent["model"] == listed and sent["stream"] is True
     assert sent["chat_template_kwargs"] == {"enable_thinking": True}
 
 
