@@ -25,6 +25,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     from gateway import cli
 
+    if args[:1] == ["self-test"] and "--no-gui" not in args:
+        from gateway import selftest
+
+        # The desktop half of the self-test lives in app/: gateway/ never imports it.
+        selftest.gui_checks = importlib.import_module("app.selftest").checks
     if args:
         return cli.main(args)
     if not has_display():

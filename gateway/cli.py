@@ -1,5 +1,4 @@
-"""The `lmgate` command line: serve, env, token, backends, doctor, keys and claude, with the
-commands still to come reserved.
+"""The `lmgate` command line: serve, env, token, backends, doctor, keys, claude and self-test.
 
 Qt-free, and quick to start: the server, the keyring and the tokenizer are imported by the
 commands that need them. Precedence everywhere: flags > config file > defaults.
@@ -97,7 +96,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     token.set_defaults(handler=_token)
 
-    later = "(not available in this version yet)"
     _catalogue_commands(commands)
     claude = commands.add_parser(
         "claude",
@@ -113,10 +111,22 @@ def build_parser() -> argparse.ArgumentParser:
     _config_flag(claude)
     _address_flags(claude)
     claude.set_defaults(handler=_claude)
-    reserved = commands.add_parser(
-        "self-test", help=f"send test requests through the gateway {later}"
+    self_test = commands.add_parser(
+        "self-test",
+        help="check that this install works: requests, keyring, window and tray",
+        description="Send one plain and one streamed request through the gateway to a built-in "
+        "fake backend, do a keyring set/read/delete round trip, and draw the window and the "
+        "tray offscreen; print each check. Exit status 1 when one fails.",
     )
-    reserved.set_defaults(handler=_not_yet)
+    self_test.add_argument(
+        "--no-keyring",
+        action="store_true",
+        help="skip the keyring round trip (where no secure keyring can run, e.g. a container)",
+    )
+    self_test.add_argument(
+        "--no-gui", action="store_true", help="skip the window and tray (a headless install)"
+    )
+    self_test.set_defaults(handler=_self_test)
     return parser
 
 
@@ -355,10 +365,10 @@ def _claude(args: argparse.Namespace) -> int:
     return 0
 
 
-def _not_yet(args: argparse.Namespace) -> int:
-    name = " ".join(x for x in (args.command, getattr(args, "action", None)) if x)
-    print(f"{PROG} {name} is not available in this version yet", file=sys.stderr)
-    return 2
+def _self_test(args: argparse.Namespace) -> int:
+    from gateway.selftest import run
+
+    return run(keyring=not args.no_keyring, gui=not args.no_gui)
 
 
 # --- configuration ------------------------------------------------------------------------------

@@ -475,19 +475,8 @@ def test_token_without_a_keyring(
     assert run(capsys, "token") == (0, "env-token\n", "")
 
 
-# --- reserved commands --------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("argv", "name"),
-    [
-        (["self-test"], "self-test"),
-    ],
-)
-def test_reserved_commands_exit_2(
-    capsys: pytest.CaptureFixture[str], argv: list[str], name: str
-) -> None:
-    assert run(capsys, *argv) == (2, "", f"lmgate {name} is not available in this version yet\n")
+# --- the command list ---------------------------------------------------------------------------
+# (`self-test` is tested in tests/packaging/test_selftest.py.)
 
 
 def test_reserved_commands_are_in_the_help(capsys: pytest.CaptureFixture[str]) -> None:
