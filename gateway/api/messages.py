@@ -13,7 +13,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from gateway.api.guard import read_body
-from gateway.api.plan import counts_prompt, make_plan
+from gateway.api.plan import counts_prompt, make_plan, swap_warning
 from gateway.api.record import RecordDraft, redact_headers
 from gateway.api.relay import FixedAnswer, MessagesRelay
 from gateway.api.state import GatewayState
@@ -110,6 +110,15 @@ async def create_message(request: Request) -> Response | MessagesRelay | FixedAn
             plan = planning()
         else:
             plan = await asyncio.to_thread(planning)
+        if route.role in ("big", "small"):
+            other_role = "claude-haiku-4-5" if route.role == "big" else "claude-sonnet-4-6"
+            try:
+                other = resolve(other_role, config, registry.index())
+            except GatewayError:
+                other = None
+            swap = swap_warning(route, other, snapshot)
+            if swap:
+                draft.warnings.append(swap)
         draft.request_class = plan.request_class
         draft.extra["protocol"] = plan.dialect
         draft.changes.extend(plan.changes)

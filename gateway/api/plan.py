@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from gateway.backends.catalogue import BackendInfo, ModelInfo
+from gateway.backends.catalogue import BackendInfo, CatalogueSnapshot, ModelInfo
 from gateway.backends.presets import PRESETS
 from gateway.context import PromptCounter, WindowFit, fit_window
 from gateway.queueing import MAIN, SIDE
@@ -27,7 +27,7 @@ from gateway.translate.ollama import num_ctx_for, openai_to_ollama_chat
 from gateway.translate.request import BackendTraits, anthropic_to_openai
 from gateway.upstream.client import Upstream
 
-__all__ = ["Plan", "counts_prompt", "make_plan", "traits_for"]
+__all__ = ["Plan", "counts_prompt", "make_plan", "swap_warning", "traits_for"]
 
 # Betas that a native backend is known to refuse; none are known for the local servers today.
 _REFUSED_BETAS: dict[str, frozenset[str]] = {}
@@ -163,6 +163,27 @@ def _request_class(req: MessagesRequest, route: Route) -> str:
     if (req.get("output_config") or {}).get("format"):
         return "title"  # Claude Code's structured side requests (session titles)
     return "side" if route.role == "small" else "main"
+
+
+def swap_warning(route: Route, other: Route | None, snapshot: CatalogueSnapshot) -> str | None:
+    """Big and small as two models on one local backend that has only one of them loaded: each
+    switch reloads a model (5–30 s). Said on the record, as `lmgate doctor` and the GUI say it."""
+    if other is None or other.backend_id != route.backend_id or other.model == route.model:
+        return None
+    info = snapshot.backend(route.backend_id)
+    mine, theirs = (
+        snapshot.model(route.backend_id, route.model),
+        snapshot.model(other.backend_id, other.model),
+    )
+    if info is None or info.remote or mine is None or theirs is None:
+        return None
+    if mine.loaded or not theirs.loaded:
+        return None
+    return (
+        f"{route.model} is not loaded on {route.backend_id} but {other.model} is: big and small "
+        "are different models, so each switch reloads one; use the big model for small too "
+        "(`lmgate doctor --fix-swap`)"
+    )
 
 
 def counts_prompt(info: BackendInfo | None, model: ModelInfo | None) -> bool:

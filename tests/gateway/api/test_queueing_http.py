@@ -17,6 +17,7 @@ from tests.gateway.api.client import (
     Gateway,
     Start,
     body,
+    last_record,
     message_of,
     post,
     start_pair,
@@ -186,3 +187,23 @@ def test_a_waiting_client_that_leaves_gives_its_place_back(
     assert texts(fake) == ["A", "C"]
     left = next(r for r in records.wait(4) if r.status == 499)
     assert left.stream and left.error == "the client closed the connection"
+
+
+def test_big_and_small_swapping_is_warned_on_the_record(
+    fake_backend: Start, gateway_server: Gateway
+) -> None:
+    """Two models on one LM Studio that keeps only the big one loaded: the small request says so."""
+    backend, server, sink = start_pair(
+        fake_backend,
+        gateway_server,
+        "lmstudio",
+        fake={"models": ["big-model", "small-model"], "loaded": ["big-model"]},
+        big="big-model",
+        small="small-model",
+    )
+    user = {"role": "user", "content": "hi"}
+    post(server, {"model": "claude-haiku-4-5", "max_tokens": 5, "messages": [user]})
+    record = last_record(sink)
+    assert any("each switch reloads" in w and "--fix-swap" in w for w in record.warnings)
+    post(server, {"model": "claude-sonnet-4-6", "max_tokens": 5, "messages": [user]})
+    assert not [w for w in last_record(sink, 2).warnings if "reloads" in w]
