@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from hypothesis import settings
 
 from tests.fakes import FakeBackend, free_port
 from tests.provision import ensure_claude_code, ensure_debian_packages
@@ -19,6 +20,12 @@ if TYPE_CHECKING:
 
 # Before anything imports Qt: no test may need a display unless it starts Xvfb itself.
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+# CI replays the same examples every run (a red CI must mean a change broke something); a
+# developer's run explores new ones.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 # Re-exported: tests that need a port nobody listens on call free_port().
 __all__ = ["free_port"]

@@ -111,7 +111,8 @@ _KNOWN_BLOCKS = {"text", "image", "tool_use", "tool_result", "thinking"}
 def _result_part_tag(value: Any) -> str | None:
     if isinstance(value, dict):
         kind = value.get("type")
-        return kind if kind in _KNOWN_RESULT_PARTS else "other"
+        # A type that is no string (a list, an object) cannot be looked up: OtherBlock refuses it.
+        return kind if isinstance(kind, str) and kind in _KNOWN_RESULT_PARTS else "other"
     return None
 
 
@@ -135,7 +136,7 @@ class ToolResultBlock(TypedDict):
 def _block_tag(value: Any) -> str | None:
     if isinstance(value, dict):
         kind = value.get("type")
-        return kind if kind in _KNOWN_BLOCKS else "other"
+        return kind if isinstance(kind, str) and kind in _KNOWN_BLOCKS else "other"
     return None
 
 
@@ -241,7 +242,28 @@ def _load_object(body: bytes) -> dict[str, Any]:
         raise InvalidRequest(f"the request body is not valid JSON: {exc}") from None
     if not isinstance(data, dict):
         raise InvalidRequest("the request body must be a JSON object")
+    _check_depth(data)
     return data
+
+
+# orjson reads 1024 levels but writes only 254, and the gateway writes parts of a request again
+# inside structures of its own (a tool schema inside an OpenAI tool, counted pieces): a request
+# it could read but not write would fail later as a crash. Serialising inside this many levels
+# of padding is the cheapest exact depth check (C speed, no Python walk).
+MAX_DEPTH = 190
+_PADDING = 254 - MAX_DEPTH
+
+
+def _check_depth(data: dict[str, Any]) -> None:
+    padded: Any = data
+    for _ in range(_PADDING):
+        padded = [padded]
+    try:
+        orjson.dumps(padded)
+    except orjson.JSONEncodeError:
+        raise InvalidRequest(
+            f"the request body is nested too deeply (more than {MAX_DEPTH} levels)"
+        ) from None
 
 
 def _validate(adapter: TypeAdapter[_T], body: bytes) -> _T:
@@ -258,25 +280,43 @@ def _validate_object(adapter: TypeAdapter[_T], data: dict[str, Any]) -> _T:
 
 
 def _describe(exc: ValidationError) -> str:
-    """`messages.0.content: Field required` — Anthropic-style, first error, no input echoed."""
+    """`messages.0.content.1.text: Input should be a valid string` — Anthropic-style, no input
+    echoed. Of a union's failed branches, the one that got deepest names the real problem (a bad
+    block is also "not a string" for `content: str | list[Block]`)."""
     errors = exc.errors(include_url=False, include_input=False)
-    first = errors[0]
-    # Drop pydantic's union/tag branch names from the location so the path reads like JSON.
-    loc = [str(p) for p in first["loc"] if not _is_branch_label(p)]
+    located = [(_location(error["loc"]), error["msg"]) for error in errors]
+    loc, msg = max(located, key=lambda item: len(item[0]))
     where = ".".join(loc) or "body"
     more = f" (and {len(errors) - 1} more problems)" if len(errors) > 1 else ""
-    return f"{where}: {first['msg']}{more}"
+    return f"{where}: {msg}{more}"
 
 
-def _is_branch_label(part: Any) -> bool:
-    if isinstance(part, int):
-        return False
-    text = str(part)
+_TAGS = _KNOWN_BLOCKS | {"other"}
+_SOURCE_TAGS = {"base64", "url"}
+_MEMBER_LABELS = {"str", "none", "int", "bool", "float", "TextBlock", "Base64Source", "UrlSource"}
+_GENERIC_LABELS = ("list[", "dict[", "function-", "tagged-union", "Annotated")
+
+
+def _location(loc: tuple[int | str, ...]) -> list[str]:
+    """The path as JSON reads it, without pydantic's union member and tag labels. A block's tag
+    follows its index in a tagged-union list, an image source's tag follows `source`; elsewhere
+    the same word is a field (the top-level `thinking`, a text block's `text`)."""
+    path: list[str] = []
+    for n, part in enumerate(loc):
+        if isinstance(part, str) and _is_label(part, loc[max(0, n - 2) : n]):
+            continue
+        path.append(str(part))
+    return path
+
+
+def _is_label(part: str, before: tuple[int | str, ...]) -> bool:
+    if part in _MEMBER_LABELS or part.startswith(_GENERIC_LABELS):
+        return True
+    if before and before[-1] == "source":
+        return part in _SOURCE_TAGS
     return (
-        text in _KNOWN_BLOCKS
-        or text in {"other", "str", "list[...]", "none"}
-        or (
-            text.startswith(("list[", "dict[", "function-", "tagged-union", "Annotated"))
-            or text in {"TextBlock", "Base64Source", "UrlSource", "int", "bool", "float"}
-        )
+        part in _TAGS
+        and len(before) == 2
+        and isinstance(before[1], int)
+        and str(before[0]).startswith("list[tagged-union")
     )

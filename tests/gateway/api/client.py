@@ -96,9 +96,13 @@ def start_pair(
     # The registry gives its first probe up to 3 s before the gateway serves; on a loaded machine
     # it may take longer, and until then a backend is spoken to as plain chat completions.
     registry = server.app_state.registry
+    # Under heavy load a probe can time out (300 ms connect, 1 s read) and mark it down for a
+    # moment; the fake is up, so wait for the probe that says so.
+    registry.probe_soon()
     wait_until(
-        lambda: all(b.state != "unknown" for b in registry.snapshot().backends),
-        "the first probe of the backend",
+        lambda: all(b.state == "up" for b in registry.snapshot().backends),
+        "a probe that finds the backend up",
+        timeout=20,
     )
     return backend, server, sink
 
