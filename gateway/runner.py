@@ -307,15 +307,21 @@ def serve_forever(
     print("For Claude Code, run this in your shell:", file=out)
     window = compact_window(live, snapshot)
     env = claude_env(live, token=token, auto_compact_window=window)
+    if token:
+        # A console may be logged (a container's, a terminal's scrollback): never the token.
+        env["ANTHROPIC_AUTH_TOKEN"] = "<the gateway token: `lmgate token` prints it>"
     print(render(env, default_shell()), file=out, flush=True)
-    stop = threading.Event()
+    # A plain flag, not a threading.Event: the handler runs on the main thread, which may be
+    # inside Event.wait() holding the Event's lock, and set() would then deadlock.
+    stopping: list[int] = []
 
     def _on_signal(signum: int, frame: Any) -> None:
-        stop.set()
+        stopping.append(signum)
 
     previous = {s: signal.signal(s, _on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
-        while not stop.wait(0.5):
+        while not stopping:
+            time.sleep(0.2)
             if not server.running:
                 print("lmgate: the gateway stopped unexpectedly", file=sys.stderr)
                 return 1

@@ -226,7 +226,7 @@ class AnthropicStreamRepairer:
         delta = delta if isinstance(delta, dict) else {}
         kind = delta.get("type")
         source = self._sources.get(key)
-        if kind in _DELTA_KINDS:
+        if isinstance(kind, str) and kind in _DELTA_KINDS:
             block_kind = _DELTA_KINDS[kind]
             text = delta.get(block_kind)
             if not isinstance(text, str):

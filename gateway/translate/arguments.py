@@ -16,9 +16,11 @@ _TRAILING_COMMA = re.compile(r",(\s*[}\]])")
 _FENCE = re.compile(r"^```[a-zA-Z]*\s*(.*?)\s*```$", re.DOTALL)
 
 
-def parse_arguments(raw: str | None) -> tuple[dict[str, Any], str | None]:
+def parse_arguments(raw: Any) -> tuple[dict[str, Any], str | None]:
     """Return (input, note): note is None for clean JSON, else what was done to read it."""
-    if raw is None or not raw.strip():
+    if isinstance(raw, dict):
+        return raw, None  # some servers send the arguments as an object, not a JSON string
+    if not isinstance(raw, str) or not raw.strip():
         return {}, None
     try:
         value = orjson.loads(raw)

@@ -141,15 +141,20 @@ class OllamaChunkAdapter:
     def convert(self, obj: dict[str, Any]) -> dict[str, Any]:
         if "error" in obj:
             return obj  # the relay maps it to the gateway's error taxonomy
-        message = obj.get("message") or {}
+        message = obj.get("message")
+        message = message if isinstance(message, dict) else {}
         delta: dict[str, Any] = {}
-        if message.get("thinking"):
+        if isinstance(message.get("thinking"), str) and message["thinking"]:
             delta["reasoning_content"] = message["thinking"]
-        if message.get("content"):
+        if isinstance(message.get("content"), str) and message["content"]:
             delta["content"] = message["content"]
         calls = []
-        for call in message.get("tool_calls") or ():
-            function = call.get("function") or {}
+        listed = message.get("tool_calls")
+        for call in listed if isinstance(listed, list) else ():
+            if not isinstance(call, dict):
+                continue
+            function = call.get("function")
+            function = function if isinstance(function, dict) else {}
             arguments = function.get("arguments", {})
             if not isinstance(arguments, str):
                 arguments = orjson.dumps(arguments).decode()

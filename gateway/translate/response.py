@@ -42,7 +42,7 @@ def map_stop_reason(finish_reason: str | None, *, had_tool_use: bool) -> str:
 
 def map_usage(usage: dict[str, Any] | None) -> dict[str, int]:
     """OpenAI usage → Anthropic usage; Anthropic's input_tokens excludes cache reads."""
-    if not usage:
+    if not usage or not isinstance(usage, dict):
         return _usage(0, 0, 0)
     prompt = _int(usage.get("prompt_tokens"))
     details = usage.get("prompt_tokens_details")
@@ -81,9 +81,12 @@ def openai_to_anthropic_with_notes(
     """The message and what was changed or could not be: with `tool_names`, calls the model
     wrote as text become tool_use blocks ("tool call written as text repaired (…)")."""
     notes: list[str] = []
-    choices = resp.get("choices") or [{}]
-    choice = choices[0] if isinstance(choices[0], dict) else {}
-    message = choice.get("message") or {}
+    # A backend's answer is not trusted to have the documented shape: what is off is skipped.
+    choices = resp.get("choices")
+    choice = choices[0] if isinstance(choices, list) and choices else {}
+    choice = choice if isinstance(choice, dict) else {}
+    message = choice.get("message")
+    message = message if isinstance(message, dict) else {}
     content: list[dict[str, Any]] = []
 
     reasoning = message.get("reasoning_content") or message.get("reasoning")
@@ -110,11 +113,13 @@ def openai_to_anthropic_with_notes(
             else:
                 _add(content, "text", piece.text)
 
-    calls = message.get("tool_calls") or []
+    calls = message.get("tool_calls")
+    calls = [c for c in calls if isinstance(c, dict)] if isinstance(calls, list) else []
     if not calls and isinstance(message.get("function_call"), dict):
         calls = [{"function": message["function_call"]}]
     for call in calls:
-        function = call.get("function") or {}
+        function = call.get("function")
+        function = function if isinstance(function, dict) else {}
         tool_input, _ = parse_arguments(function.get("arguments"))
         content.append(
             {
@@ -132,7 +137,10 @@ def openai_to_anthropic_with_notes(
         "role": "assistant",
         "model": client_model,
         "content": content,
-        "stop_reason": map_stop_reason(choice.get("finish_reason"), had_tool_use=had_tool_use),
+        "stop_reason": map_stop_reason(
+            finish if isinstance(finish := choice.get("finish_reason"), str) else None,
+            had_tool_use=had_tool_use,
+        ),
         "stop_sequence": None,
         "usage": map_usage(resp.get("usage")),
     }, notes

@@ -113,15 +113,17 @@ class StreamTranslator:
 
     def feed(self, chunk: dict[str, Any]) -> list[Event]:
         events = self.start() if not self._started else []
+        # Backends are not trusted to send well-formed chunks: anything of the wrong shape is
+        # skipped, never a crash.
         usage = chunk.get("usage")
-        if usage:
+        if usage and isinstance(usage, dict):
             self._usage = map_usage(usage)
         choices = chunk.get("choices")
-        if not choices:
+        if not choices or not isinstance(choices, list) or not isinstance(choices[0], dict):
             return events
         choice = choices[0]
         delta = choice.get("delta")
-        if delta:
+        if delta and isinstance(delta, dict):
             reasoning = delta.get("reasoning_content") or delta.get("reasoning")
             if reasoning and isinstance(reasoning, str):
                 self._has_content = True
@@ -137,11 +139,12 @@ class StreamTranslator:
             calls = delta.get("tool_calls")
             if not calls and isinstance(delta.get("function_call"), dict):
                 calls = [{"index": 0, "function": delta["function_call"]}]
-            if calls:
+            if calls and isinstance(calls, list):
                 for call in calls:
-                    self._tool_delta(call, events)
+                    if isinstance(call, dict):
+                        self._tool_delta(call, events)
         finish_reason = choice.get("finish_reason")
-        if finish_reason:
+        if finish_reason and isinstance(finish_reason, str):
             self._finish_reason = finish_reason
         return events
 
@@ -247,7 +250,8 @@ class StreamTranslator:
         if tool is None:
             tool = self._tools[key] = _ToolCall()
         self._last_tool = key
-        function = call.get("function") or {}
+        function = call.get("function")
+        function = function if isinstance(function, dict) else {}
         arguments = function.get("arguments")
         closed = self._open != "tool_use" or tool.block != len(self._blocks) - 1
         if tool.block is not None and closed:

@@ -66,6 +66,7 @@ class Upstream:
         self.base_url = normalise_base_url(base_url or backend.url or "")
         self.timeouts = timeouts
         sent = {"accept-encoding": "identity", "user-agent": "lmgate", **(headers or {})}
+        self._api_key = api_key
         if api_key:
             sent[auth_header] = f"{auth_scheme} {api_key}" if auth_scheme else api_key
         timeout = httpx.Timeout(connect=timeouts.connect, read=None, write=60.0, pool=None)
@@ -162,12 +163,21 @@ class Upstream:
             body_bytes = await read_capped(response, MAX_ERROR_BODY)
         finally:
             await response.aclose()
-        raise map_backend_error(
+        error = map_backend_error(
             response.status_code,
             body_bytes,
             backend=self.base_url,
             retry_after=_retry_after(response),
         )
+        raise self.redacted(error)
+
+    def redacted(self, error: GatewayError) -> GatewayError:
+        """Some providers quote the key they refused: it never reaches a client, record or log."""
+        key = self._api_key
+        if key and key in error.message:
+            error.message = error.message.replace(key, f"…{key[-4:]}" if len(key) > 12 else "…")
+            error.args = (error.message,)
+        return error
 
     @property
     def root_url(self) -> str:
@@ -183,7 +193,8 @@ class Upstream:
         except httpx.HTTPError as exc:
             raise self.connect_failure(exc) from None
         if response.status_code != 200:
-            raise map_backend_error(response.status_code, response.content, backend=self.base_url)
+            error = map_backend_error(response.status_code, response.content, backend=self.base_url)
+            raise self.redacted(error)
         try:
             data = orjson.loads(response.content)
         except orjson.JSONDecodeError:
