@@ -1,6 +1,6 @@
-"""`python -m tests.bench [--quick] [--only NAME…] [--json PATH]`: start the fake backend and the
-gateway (one per transport) in their own processes on their own cores, run the workloads against
-both, print the report."""
+"""`python -m tests.bench [--quick] [--only NAME…] [--soak-seconds N] [--json PATH]`: start the
+fake backend and the gateway (one per transport) in their own processes on their own cores, run
+the workloads against both, print the report."""
 
 from __future__ import annotations
 
@@ -20,6 +20,8 @@ from pathlib import Path
 import orjson
 
 from tests.bench.coldstart import measure_cold_start
+from tests.bench.desktop import measure_desktop
+from tests.bench.load import measure_soak, measure_streams64
 from tests.bench.processes import Child, Cores, bench_env, plan_cores, spawn
 from tests.bench.report import render_report
 from tests.bench.workloads import (
@@ -33,8 +35,20 @@ from tests.paths import REPO
 
 __all__ = ["SECTIONS", "main"]
 
-SECTIONS = ("latency", "throughput", "stream", "fixtures", "coldstart", "fakes")
+SECTIONS = (
+    "latency",
+    "throughput",
+    "stream",
+    "fixtures",
+    "streams64",
+    "soak",
+    "coldstart",
+    "desktop",
+    "fakes",
+)
+FLOWS = ("latency", "throughput", "stream", "fixtures", "streams64")
 TRANSPORTS = ("aiohttp", "httpx")
+SOAK_SECONDS = 120.0
 
 
 @dataclass(frozen=True)
@@ -46,11 +60,16 @@ class Settings:
     stream_reps: int
     fixture_reps: int
     cold_runs: int
+    # Seconds idle before the idle RSS readings (headless and desktop).
     idle: float
+    # Chunks per stream of the 64 paced streams (20 ms apart).
+    streams64_chunks: int
+    # Seconds between the end of a load and the RSS reading "after" it.
+    settle: float
 
 
-FULL = Settings(7, 200, 5, 3200, 30, 15, 5, 2.0)
-QUICK = Settings(3, 40, 2, 320, 3, 2, 1, 0.5)
+FULL = Settings(7, 200, 5, 3200, 30, 15, 5, 10.0, 250, 2.0)
+QUICK = Settings(3, 40, 2, 320, 3, 2, 1, 1.0, 50, 0.5)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -70,8 +89,22 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAME",
         help=f"the gateways to compare: {', '.join(TRANSPORTS)} (default: {' '.join(TRANSPORTS)})",
     )
+    parser.add_argument(
+        "--soak-seconds",
+        type=float,
+        metavar="N",
+        help=f"how long the soak runs (default {SOAK_SECONDS:g}); with --quick, asks for the soak",
+    )
     parser.add_argument("--json", metavar="PATH", help="also write the figures as JSON")
     return parser
+
+
+def chosen_sections(args: argparse.Namespace) -> list[str]:
+    """--only, else every section; --quick leaves the soak out unless it is asked for."""
+    if args.only:
+        return list(args.only)
+    soak = not args.quick or args.soak_seconds is not None
+    return [s for s in SECTIONS if s != "soak" or soak]
 
 
 def compile_bytecode() -> float:
@@ -104,8 +137,12 @@ async def _workloads(
         # Transports take turns within a section, so a change in the machine's load hits both.
         for transport, gateway in gateways.items():
             _progress(f"{prefix}{section} through {transport}")
-            targets = Targets(fake.port, gateway.port, gateway.cpu_seconds)
-            if section == "latency":
+            targets = Targets(fake.port, gateway.port, gateway.cpu_seconds, gateway.pid)
+            if section == "streams64":
+                result = await measure_streams64(
+                    targets, chunks=settings.streams64_chunks, settle=settings.settle
+                )
+            elif section == "latency":
                 result = await measure_latency(
                     targets, reps=settings.latency_reps, count=settings.latency_count
                 )
@@ -123,30 +160,55 @@ async def _workloads(
     return figures
 
 
-def _gateway(variant: str, fake: Child, cores: Cores, env: dict[str, str], logs: Path) -> Child:
+def _gateway(
+    variant: str, fake: Child, cores: Cores, env: dict[str, str], logs: Path, role: str = ""
+) -> Child:
     transport, _, what_if = variant.partition("+")
     args = ["tests.bench.gateway_proc", f"{fake.url}/v1", "--transport", transport]
     if what_if:
         args.append(f"--{what_if}")
-    name = f"gateway-{variant.replace('+', '-')}-for-{fake.name}"
+    name = f"gateway-{variant.replace('+', '-')}{role}-for-{fake.name}"
     return spawn(name, args, cores=cores.gateway, env=env, logs=logs)
 
 
 def run(
-    sections: Sequence[str], transports: Sequence[str], settings: Settings, cores: Cores
+    sections: Sequence[str],
+    transports: Sequence[str],
+    settings: Settings,
+    cores: Cores,
+    soak_seconds: float = SOAK_SECONDS,
 ) -> dict[str, float]:
     figures: dict[str, float] = {}
     with tempfile.TemporaryDirectory(prefix="lmgate-bench-") as home:
         logs = Path(home)
         env = bench_env(logs)
         with spawn("fake", ["tests.bench.fake"], cores=cores.fake, env=env, logs=logs) as fake:
-            flows = [s for s in sections if s in ("latency", "throughput", "stream", "fixtures")]
+            flows = [s for s in sections if s in FLOWS]
             gateways = {t: _gateway(t, fake, cores, env, logs) for t in transports if flows}
             try:
                 figures |= asyncio.run(_workloads(flows, fake, gateways, settings))
             finally:
                 for gateway in gateways.values():
                     gateway.stop()
+            if "soak" in sections:
+                # One transport (the first, the default one): the soak looks for leaks over time.
+                _progress(f"soak through {transports[0]} for {soak_seconds:g} s")
+                with _gateway(transports[0], fake, cores, env, logs, "-soak") as gateway:
+                    targets = Targets(fake.port, gateway.port, gateway.cpu_seconds, gateway.pid)
+                    soak = asyncio.run(
+                        measure_soak(targets, seconds=soak_seconds, settle=settings.settle)
+                    )
+                figures |= {f"soak.{k}": v for k, v in soak.items()}
+            if "desktop" in sections:
+                _progress("desktop app")
+                desktop = measure_desktop(
+                    f"{fake.url}/v1",
+                    idle=settings.idle,
+                    cores=cores.gateway,
+                    env=env,
+                    scratch=logs / "desktop",
+                )
+                figures |= {f"desktop.{k}": v for k, v in desktop.items()}
             if "coldstart" in sections:
                 _progress("cold start")
                 cold = measure_cold_start(
@@ -200,7 +262,15 @@ def _compare_fakes(
     return figures
 
 
-def _meta(cores: Cores, compile_s: float, load: tuple[float, ...], quick: bool) -> dict[str, str]:
+def _meta(
+    cores: Cores,
+    compile_s: float,
+    load: tuple[float, ...],
+    settings: Settings,
+    quick: bool,
+    sections: Sequence[str],
+    soak: str,
+) -> dict[str, str]:
     meta = {
         "mode": "quick (smoke figures: few repetitions)" if quick else "full",
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python "
@@ -213,22 +283,36 @@ def _meta(cores: Cores, compile_s: float, load: tuple[float, ...], quick: bool) 
         "files, and without them a cold start takes 2-3 times as long",
         "backend": "lean raw-asyncio fake (llama-server wire shapes, one send per SSE event)",
         "client": "asyncio protocols + httptools, keep-alive, same code for both targets",
+        "memory": f"VmRSS of the process; idle figures after {settings.idle:g} s idle; the fake "
+        "lists no context window, so the gateway never counts a prompt and its BPE tables stay "
+        "unloaded until a count_tokens call",
     }
+    if "streams64" in sections:
+        meta["64 paced streams"] = (
+            f"{settings.streams64_chunks} chunks each, 20 ms apart (a model at 50 tokens/s), "
+            "all sent at once, to the backend and then through the gateway; RSS read every 50 ms"
+        )
+    if "soak" in sections:
+        meta["soak"] = soak
     return meta
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     settings = QUICK if args.quick else FULL
-    sections = args.only or list(SECTIONS)
+    sections = chosen_sections(args)
+    soak_seconds = SOAK_SECONDS if args.soak_seconds is None else args.soak_seconds
     cores = plan_cores()
     os.sched_setaffinity(0, cores.client)
     load = os.getloadavg()
     _progress("compiling bytecode")
     compile_s = compile_bytecode()
     started = time.perf_counter()
-    figures = run(sections, args.transport, settings, cores)
-    meta = _meta(cores, compile_s, load, args.quick)
+    figures = run(sections, args.transport, settings, cores, soak_seconds)
+    soak = f"{soak_seconds:g} s through {args.transport[0]} on a fresh gateway after a warm-up, "
+    soak += "8 connections: small requests (text / tool call), 200-chunk and paced streams, "
+    soak += "the Claude Code fixtures streamed and not"
+    meta = _meta(cores, compile_s, load, settings, args.quick, sections, soak)
     meta["duration"] = f"{time.perf_counter() - started:.0f} s"
     print(render_report(figures, meta, args.transport))
     if args.json:

@@ -1,16 +1,19 @@
 """The benchmark's backend, run as its own process: `python -m tests.bench.fake [--kind K]`.
 
 `lean` (the default) is a raw asyncio server (httptools, answers rendered once and cached) that
-answers like llama-server: one `send` per SSE chunk, as fast as the loop goes. `fakebackend` is
-the test suite's `FakeBackend` (uvicorn + ASGI, llama.cpp flavour), kept to show how much its own
-cost shifts the direct baseline. Both take `POST /bench/mode {"reply": "text"|"tool",
-"chunks": N}` to choose the next answers, print their port on stdout, and exit when stdin closes.
+answers like llama-server: one `send` per SSE chunk, as fast as the loop goes, or paced like a
+model (`interval_ms` between chunks). `fakebackend` is the test suite's `FakeBackend` (uvicorn +
+ASGI, llama.cpp flavour), kept to show how much its own cost shifts the direct baseline. Both take
+`POST /bench/mode {"reply": "text"|"tool", "chunks": N, "interval_ms": T}` to choose the next
+answers, print their port on stdout, and exit when stdin closes. The lean fake also obeys a
+marker anywhere in a request (`marker(mode)`), so that a mixed load picks its answer per request.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import re
 import sys
 import threading
 from collections.abc import Callable
@@ -22,7 +25,7 @@ import orjson
 
 from tests.bench.lifeline import stop_event
 
-__all__ = ["MODEL", "Mode", "main", "render"]
+__all__ = ["MODEL", "Mode", "expected_text", "main", "marker", "render"]
 
 MODEL = "bench-model"
 TOOL_ARGUMENTS = {"command": "ls -la", "description": "List the files in the current directory"}
@@ -35,18 +38,36 @@ _SSE_HEAD = (
 )
 
 
+_MARKER = re.compile(rb"\[bench reply=(text|tool) chunks=(\d+) interval_ms=(\d+)\]")
+
+
 @dataclass(frozen=True)
 class Mode:
     reply: str = "text"  # "text" | "tool"
     chunks: int = 3
+    interval_ms: int = 0  # between SSE chunks: 20 is a model at 50 tokens/s
 
     @classmethod
     def from_json(cls, raw: bytes) -> Mode:
         data = orjson.loads(raw)
-        mode = cls(str(data.get("reply", "text")), int(data.get("chunks", 3)))
-        if mode.reply not in ("text", "tool") or mode.chunks < 1:
+        mode = cls(
+            str(data.get("reply", "text")),
+            int(data.get("chunks", 3)),
+            int(data.get("interval_ms", 0)),
+        )
+        if mode.reply not in ("text", "tool") or mode.chunks < 1 or mode.interval_ms < 0:
             raise ValueError(f"bad mode {data!r}")
         return mode
+
+
+def marker(mode: Mode) -> str:
+    """Text that, anywhere in a request's prompt, makes the lean fake answer it with `mode`."""
+    return f"[bench reply={mode.reply} chunks={mode.chunks} interval_ms={mode.interval_ms}]"
+
+
+def expected_text(mode: Mode) -> str:
+    """The text the model answers in `mode` (a text reply)."""
+    return "".join(_pieces(mode))
 
 
 def _pieces(mode: Mode) -> list[str]:
@@ -141,23 +162,27 @@ class LeanServer:
         self.mode = Mode()
         self._cache: dict[tuple[Mode, bool], list[bytes]] = {}
 
-    def answer(self, method: bytes, url: bytes, body: bytes) -> list[bytes]:
+    def answer(self, method: bytes, url: bytes, body: bytes) -> tuple[list[bytes], float]:
+        """The pieces to write, and the seconds to wait between them."""
         if url == b"/v1/chat/completions" and method == b"POST":
             # Not parsed: the gateway and the direct client both write `"stream":true` this way.
             stream = b'"stream":true' in body
-            key = (self.mode, stream)
+            mode = self.mode
+            if b"[bench " in body and (found := _MARKER.search(body)):
+                mode = Mode(found[1].decode(), int(found[2]), int(found[3]))
+            key = (mode, stream)
             if key not in self._cache:
-                self._cache[key] = render(self.mode, stream=stream)
-            return self._cache[key]
+                self._cache[key] = render(mode, stream=stream)
+            return self._cache[key], (mode.interval_ms / 1000 if stream else 0.0)
         if url == b"/v1/models" and method in (b"GET", b"HEAD"):
-            return [_plain("200 OK", _MODELS)]
+            return [_plain("200 OK", _MODELS)], 0.0
         if url == b"/bench/mode" and method == b"POST":
             try:
                 self.mode = Mode.from_json(body)
             except (ValueError, TypeError, AttributeError) as exc:
-                return [_plain("400 Bad Request", orjson.dumps({"error": str(exc)}))]
-            return [_plain("200 OK", b"{}")]
-        return [_plain("404 Not Found", b'{"error":"not found"}')]
+                return [_plain("400 Bad Request", orjson.dumps({"error": str(exc)}))], 0.0
+            return [_plain("200 OK", b"{}")], 0.0
+        return [_plain("404 Not Found", b'{"error":"not found"}')], 0.0
 
     def protocol(self) -> asyncio.Protocol:
         return _LeanProtocol(self)
@@ -190,12 +215,34 @@ class _LeanProtocol(asyncio.Protocol):
 
     def on_message_complete(self) -> None:
         method = self._parser.get_method()
-        pieces = self._server.answer(method, self._url, b"".join(self._body))
+        pieces, interval = self._server.answer(method, self._url, b"".join(self._body))
         self._url, self._body = b"", []
         assert self._transport is not None
+        if interval > 0:
+            task = asyncio.get_running_loop().create_task(self._paced(pieces, interval))
+            _PACED.add(task)
+            task.add_done_callback(_PACED.discard)
+            return
         for piece in pieces:
             # One write per SSE event: each goes out as its own send(), like a token server.
             self._transport.write(piece)
+
+    async def _paced(self, pieces: list[bytes], interval: float) -> None:
+        transport = self._transport
+        assert transport is not None
+        loop = asyncio.get_running_loop()
+        # Due times from the start, not sleeps in a row: a late wake-up does not slow the pace.
+        start = loop.time()
+        for i, piece in enumerate(pieces):
+            delay = start + i * interval - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            if transport.is_closing():
+                return  # the client went away mid-stream
+            transport.write(piece)
+
+
+_PACED: set[asyncio.Task[None]] = set()  # running paced answers (the loop keeps weak references)
 
 
 async def _serve_lean(ready: Callable[[int], None], stop: asyncio.Event) -> None:
@@ -228,7 +275,9 @@ def _serve_fakebackend(ready: Callable[[int], None], stop: threading.Event) -> N
                 self._requests.clear()  # thousands of recorded bodies would grow the heap
             await super()._app(scope, receive, send)
 
-    with BenchBackend("llamacpp", models=[MODEL]) as backend:
+    # As many slots as the load has connections: with llama.cpp's default of one, the gateway
+    # queues the 32 concurrent requests and turns most away with 529, as it should.
+    with BenchBackend("llamacpp", models=[MODEL], slots=64) as backend:
         ready(backend.port)
         stop.wait()
 

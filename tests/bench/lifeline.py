@@ -14,7 +14,10 @@ def stop_event() -> threading.Event:
     stopped = threading.Event()
 
     def on_signal(signum: int, frame: object) -> None:
-        stopped.set()
+        # Not stopped.set() here: the handler runs on the main thread between two bytecodes,
+        # possibly inside stopped.wait() holding the event's lock, and set() would wait for
+        # that lock forever (seen: a gateway that ignored SIGTERM). A thread takes it in turn.
+        threading.Thread(target=stopped.set, name="bench-sigterm", daemon=True).start()
 
     def watch_stdin() -> None:
         sys.stdin.buffer.read()

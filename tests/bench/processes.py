@@ -13,7 +13,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
-__all__ = ["Child", "Cores", "bench_env", "pinned", "plan_cores", "rss_bytes", "spawn"]
+__all__ = [
+    "Child",
+    "Cores",
+    "bench_env",
+    "fd_count",
+    "pinned",
+    "plan_cores",
+    "rss_bytes",
+    "spawn",
+    "thread_count",
+]
 
 
 @dataclass(frozen=True)
@@ -58,12 +68,25 @@ def bench_env(home: Path) -> dict[str, str]:
     return env
 
 
+def _status(pid: int, field: str) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field):
+            return int(line.split()[1])
+    raise ProcessLookupError(f"no {field} for process {pid}")
+
+
 def rss_bytes(pid: int) -> int:
     """Resident memory, as `ps` and `top` show it."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) * 1024
-    raise ProcessLookupError(f"no VmRSS for process {pid}")
+    return _status(pid, "VmRSS:") * 1024
+
+
+def thread_count(pid: int) -> int:
+    return _status(pid, "Threads:")
+
+
+def fd_count(pid: int) -> int:
+    """Open file descriptors: sockets (client and upstream connections), pipes, files."""
+    return len(os.listdir(f"/proc/{pid}/fd"))
 
 
 def pinned(cores: frozenset[int]) -> Callable[[], None]:
@@ -85,6 +108,10 @@ class Child:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
 
     def cpu_seconds(self) -> float:
         """CPU time of every live thread so far, to the nanosecond (the scheduler's own count in

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-__all__ = ["HEADLINES", "render_report"]
+__all__ = ["COLD", "DESKTOP", "HEADLINES", "SOAK", "render_report"]
 
 Figures = Mapping[str, float]
 
@@ -42,6 +42,37 @@ HEADLINES = (
     ),
     Headline("1000-chunk stream: first token added (ms)", "stream.added_first_ms", None, None),
     Headline(
+        "64 paced streams at once: valid and complete", "streams64.valid_streams", 64, None, True, 0
+    ),
+    Headline(
+        "64 paced streams: events/s through the gateway",
+        "streams64.gateway_events_per_s",
+        None,
+        None,
+        True,
+        0,
+    ),
+    Headline(
+        "64 paced streams: events/s share of direct", "streams64.events_share", None, None, True
+    ),
+    Headline(
+        "64 paced streams: first token added p50 (ms)", "streams64.added_first_p50_ms", None, None
+    ),
+    Headline(
+        "64 paced streams: gateway CPU/chunk (ms)",
+        "streams64.gateway_cpu_per_chunk_ms",
+        None,
+        None,
+        digits=4,
+    ),
+    Headline(
+        "64 paced streams: gateway RSS before (MB)", "streams64.rss_before_mb", None, None, digits=1
+    ),
+    Headline("64 paced streams: gateway RSS peak (MB)", "streams64.rss_peak_mb", 90, 81, digits=1),
+    Headline(
+        "64 paced streams: gateway RSS after (MB)", "streams64.rss_after_mb", None, None, digits=1
+    ),
+    Headline(
         "Claude Code fixtures, JSON: worst added (ms)", "fixtures.worst_added_json_ms", 2.0, 11.3
     ),
     Headline(
@@ -56,8 +87,65 @@ COLD = (
     Headline(
         "idle RSS, python -m gateway serve (MB)", "python_m_gateway.idle_rss_mb", 70, 69, digits=1
     ),
+    Headline(
+        "RSS after one count_tokens (BPE tables loaded), python -m gateway serve (MB)",
+        "python_m_gateway.tokens_rss_mb",
+        None,
+        None,
+        digits=1,
+    ),
+    Headline(
+        "serve runs still up 10 s after SIGTERM, python -m gateway serve",
+        "python_m_gateway.sigterm_stuck",
+        0,
+        None,
+        digits=0,
+    ),
     Headline("cold start, lmgate serve (s)", "lmgate_script.start_s", 0.6, 0.94),
     Headline("idle RSS, lmgate serve (MB)", "lmgate_script.idle_rss_mb", 70, 69, digits=1),
+    Headline(
+        "RSS after one count_tokens (BPE tables loaded), lmgate serve (MB)",
+        "lmgate_script.tokens_rss_mb",
+        None,
+        None,
+        digits=1,
+    ),
+    Headline(
+        "serve runs still up 10 s after SIGTERM, lmgate serve",
+        "lmgate_script.sigterm_stuck",
+        0,
+        None,
+        digits=0,
+    ),
+)
+DESKTOP = (
+    Headline(
+        "desktop app (GUI + gateway): idle RSS, window shown (MB)",
+        "idle_rss_mb",
+        140,
+        None,
+        digits=1,
+    ),
+    Headline("desktop app: exec → first 200 from /health (s)", "start_s", None, None),
+    Headline("desktop app: threads", "threads", None, None, digits=0),
+    Headline("desktop app: exits 0 on SIGTERM (1 = yes)", "clean_exit", 1, None, True, 0),
+)
+SOAK = (
+    Headline("soak: seconds", "seconds", None, None, digits=0),
+    Headline("soak: requests done", "requests", None, None, True, 0),
+    Headline("soak: errors", "errors", 0, None, digits=0),
+    Headline("soak: requests/s", "requests_per_s", None, None, True, 0),
+    Headline("soak: small request p50 (ms)", "small_p50_ms", None, None),
+    Headline("soak: small request p99 (ms)", "small_p99_ms", None, None),
+    Headline("soak: gateway RSS at the start (MB)", "rss_start_mb", None, None, digits=1),
+    Headline("soak: gateway RSS in the middle (MB)", "rss_middle_mb", None, None, digits=1),
+    Headline("soak: gateway RSS at the end (MB)", "rss_end_mb", None, None, digits=1),
+    Headline("soak: gateway RSS growth, end - start (MB)", "rss_growth_mb", None, None, digits=1),
+    Headline("soak: gateway RSS peak (MB)", "rss_peak_mb", None, None, digits=1),
+    Headline("soak: open fds at the start", "fds_start", None, None, digits=0),
+    Headline("soak: open fds at the end", "fds_end", None, None, digits=0),
+    Headline("soak: threads at the start", "threads_start", None, None, digits=0),
+    Headline("soak: threads at the end", "threads_end", None, None, digits=0),
 )
 
 
@@ -101,11 +189,17 @@ def render_report(figures: Figures, meta: Mapping[str, str], transports: Sequenc
         rows = _headline_rows(HEADLINES, lambda h, t: figures.get(f"{t}.{h.key}"), present)
         rows = [r for r in rows if any(c != "-" for c in r[1 : 1 + len(present)])]
         out += _table(["figure", *present, "target", "best peer"], rows)
-    if any(k.startswith("coldstart.") for k in figures):
-        out += [""]
-        rows = _headline_rows(COLD, lambda h, _: figures.get(f"coldstart.{h.key}"), ["value"])
-        out += _table(["cold start (median of runs)", "value", "target", "best peer"], rows)
-    for section in ("latency", "throughput", "stream", "fixtures"):
+    for prefix, headlines, title in (
+        ("coldstart", COLD, "cold start (median of runs) and memory"),
+        ("desktop", DESKTOP, "desktop app, offscreen"),
+        ("soak", SOAK, "soak (mixed load, moderate concurrency)"),
+    ):
+        if any(k.startswith(f"{prefix}.") for k in figures):
+            out += [""]
+            # The one column is named by the prefix, so the lambda binds no loop variable.
+            rows = _headline_rows(headlines, lambda h, c: figures.get(f"{c}.{h.key}"), [prefix])
+            out += _table([title, "value", "target", "best peer"], rows)
+    for section in ("latency", "throughput", "stream", "fixtures", "streams64"):
         keys = sorted({k.split(".", 2)[2] for k in figures if k.split(".")[1:2] == [section]})
         if not keys:
             continue

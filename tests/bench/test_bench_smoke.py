@@ -3,6 +3,7 @@ written. Marked `bench`: the default run deselects it (`uv run pytest -m bench` 
 
 from __future__ import annotations
 
+import argparse
 import math
 import subprocess
 import sys
@@ -11,7 +12,8 @@ from pathlib import Path
 import orjson
 import pytest
 
-from tests.bench.report import COLD, HEADLINES
+from tests.bench.cli import SECTIONS, build_parser, chosen_sections
+from tests.bench.report import COLD, DESKTOP, HEADLINES, SOAK
 from tests.paths import REPO
 
 pytestmark = pytest.mark.bench
@@ -24,11 +26,22 @@ FAKE_FIGURES = (
 )
 
 
+def _args(*argv: str) -> argparse.Namespace:
+    return build_parser().parse_args(list(argv))
+
+
+def test_quick_leaves_the_soak_out_unless_asked() -> None:
+    assert chosen_sections(_args()) == list(SECTIONS)
+    assert "soak" not in chosen_sections(_args("--quick"))
+    assert "soak" in chosen_sections(_args("--quick", "--soak-seconds", "5"))
+    assert chosen_sections(_args("--quick", "--only", "soak")) == ["soak"]
+
+
 @pytest.mark.timeout(600)
 def test_quick_run_reports_every_figure(tmp_path: Path) -> None:
     out = tmp_path / "figures.json"
     run = subprocess.run(
-        [sys.executable, "-m", "tests.bench", "--quick", "--json", str(out)],
+        [sys.executable, "-m", "tests.bench", "--quick", "--soak-seconds", "4", "--json", str(out)],
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -39,6 +52,8 @@ def test_quick_run_reports_every_figure(tmp_path: Path) -> None:
     figures = orjson.loads(out.read_bytes())["figures"]
     expected = [f"{t}.{h.key}" for t in ("aiohttp", "httpx") for h in HEADLINES]
     expected += [f"coldstart.{h.key}" for h in COLD]
+    expected += [f"desktop.{h.key}" for h in DESKTOP]
+    expected += [f"soak.{h.key}" for h in SOAK]
     expected += [f"fakes.{f}.{k}" for f in ("lean", "fakebackend") for k in FAKE_FIGURES]
     missing = [key for key in expected if key not in figures]
     assert not missing, f"figures missing from the JSON: {missing}"
@@ -46,5 +61,17 @@ def test_quick_run_reports_every_figure(tmp_path: Path) -> None:
     assert not broken
     assert figures["aiohttp.throughput.gateway_rps"] > 0
     assert figures["coldstart.python_m_gateway.idle_rss_mb"] > 10
-    for line in [h.label for h in (*HEADLINES, *COLD)] + ["load average", "bytecode"]:
+    # The BPE tables are ~130 MB: a count_tokens call must show them loaded.
+    tokens = figures["coldstart.python_m_gateway.tokens_rss_mb"]
+    assert tokens > figures["coldstart.python_m_gateway.idle_rss_mb"] + 50
+    for transport in ("aiohttp", "httpx"):
+        assert figures[f"{transport}.streams64.valid_streams"] == 64
+        before = figures[f"{transport}.streams64.rss_before_mb"]
+        assert figures[f"{transport}.streams64.rss_peak_mb"] >= before > 10
+    assert figures["soak.requests"] > 0
+    assert figures["soak.errors"] == 0
+    assert figures["desktop.clean_exit"] == 1
+    assert figures["desktop.idle_rss_mb"] > figures["coldstart.python_m_gateway.idle_rss_mb"]
+    labels = [h.label for h in (*HEADLINES, *COLD, *DESKTOP, *SOAK)]
+    for line in [*labels, "load average", "bytecode", "64 paced streams", "soak"]:
         assert line in run.stdout, f"the report lacks {line!r}"

@@ -18,14 +18,19 @@ from tests.bench.fake import MODEL
 from tests.paths import load_fixture
 
 __all__ = [
+    "DIRECT_FIRST",
     "FIXTURES",
+    "GATEWAY_FIRST",
+    "SMALL",
     "Pair",
     "Targets",
     "fixture_pair",
+    "fixture_request",
     "measure_fixtures",
     "measure_latency",
     "measure_stream",
     "measure_throughput",
+    "percentile",
     "set_mode",
     "small_pair",
 ]
@@ -49,6 +54,7 @@ class Targets:
     fake_port: int
     gateway_port: int
     gateway_cpu: Callable[[], float]
+    gateway_pid: int
 
 
 @dataclass(frozen=True)
@@ -77,18 +83,23 @@ def small_pair(targets: Targets, *, stream: bool = False) -> Pair:
     return _pair(targets, {**SMALL, "stream": stream}, "/v1/messages", {})
 
 
-def fixture_pair(targets: Targets, name: str, *, stream: bool) -> Pair:
+def fixture_request(name: str) -> tuple[dict[str, Any], str, dict[str, str]]:
+    """A recorded Claude Code request: its body, path and headers (less the per-connection ones)."""
     fixture = load_fixture(name)
-    body = {**fixture["body"], "stream": stream}
     headers = {k: v for k, v in fixture["headers"].items() if k.lower() not in _SKIPPED_HEADERS}
     path = fixture["source"].rsplit(" ", 1)[-1]
-    return _pair(targets, body, path if path.startswith("/") else "/v1/messages", headers)
+    return fixture["body"], path if path.startswith("/") else "/v1/messages", headers
 
 
-async def set_mode(fake_port: int, reply: str, chunks: int) -> None:
+def fixture_pair(targets: Targets, name: str, *, stream: bool) -> Pair:
+    body, path, headers = fixture_request(name)
+    return _pair(targets, {**body, "stream": stream}, path, headers)
+
+
+async def set_mode(fake_port: int, reply: str, chunks: int, interval_ms: int = 0) -> None:
     connection = await Connection.open(fake_port)
     try:
-        body = orjson.dumps({"reply": reply, "chunks": chunks})
+        body = orjson.dumps({"reply": reply, "chunks": chunks, "interval_ms": interval_ms})
         result = await connection.request(request_bytes(fake_port, "/bench/mode", body))
     finally:
         connection.close()
