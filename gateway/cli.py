@@ -231,7 +231,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _serve(args: argparse.Namespace) -> int:
     config = _with_flags(_load_config(args.config), args)
-    token = args.token or _stored_token()
+    token: Any = args.token or os.environ.get("LMGATE_TOKEN")
+    if not token and _is_loopback(config.host):
+        # Read from the keyring on a thread while the gateway starts to listen.
+        from gateway.keystore import LazyToken
+
+        token = LazyToken()
+    elif not token:
+        token = _stored_token()
     if not token and not _is_loopback(config.host):
         raise UsageError(
             f"refusing to listen on {config.host} without a token: anyone who can reach this "

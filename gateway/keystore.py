@@ -20,6 +20,7 @@ from keyring.backend import KeyringBackend
 from keyring.backends.chainer import ChainerBackend
 
 __all__ = [
+    "LazyToken",
     "SERVICE",
     "TOKEN_ENV",
     "TOKEN_NAME",
@@ -205,6 +206,39 @@ def get_token(store: Keystore | None = None) -> str | None:
     if value:
         return value
     return (store or default_keystore()).get(TOKEN_NAME)
+
+
+class LazyToken:
+    """The gateway token read from the keyring on a thread, so that a headless gateway listens
+    without waiting for D-Bus (and never blocks its event loop on it). Until the keyring has
+    answered, calling it raises Overloaded: requests are refused, never let through unchecked."""
+
+    def __init__(self, store: Keystore | None = None) -> None:
+        self._store = store
+        self._value: str | None = None
+        self.problem: str | None = None
+        self._ready = threading.Event()
+        threading.Thread(target=self._load, name="lmgate-token", daemon=True).start()
+
+    def _load(self) -> None:
+        try:
+            self._value = get_token(self._store)
+        except KeyringUnavailable as exc:
+            self.problem = exc.message  # no usable keyring: no token, as documented
+        finally:
+            self._ready.set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        return self._ready.wait(timeout)
+
+    def __call__(self) -> str | None:
+        if not self._ready.is_set():
+            from gateway.errors import Overloaded
+
+            raise Overloaded(
+                "the gateway is still reading its token from the keyring", retry_after=1
+            )
+        return self._value
 
 
 def generate_token(store: Keystore | None = None) -> str:

@@ -19,6 +19,7 @@ from typing import Any, TextIO
 import uvicorn
 
 from gateway.config import GatewayConfig
+from gateway.errors import GatewayError
 from gateway.events import EventBus
 from gateway.upstream.client import Transport
 
@@ -275,7 +276,7 @@ def _bind(host: str, port: int) -> socket.socket:
 def serve_forever(
     config: GatewayConfig,
     *,
-    token: str | None = None,
+    token: str | Callable[[], str | None] | None = None,
     api_keys: dict[str, str] | None = None,
     out: TextIO | None = None,
     log_records: bool = True,
@@ -306,8 +307,18 @@ def serve_forever(
     print(f"LM Gate is listening on {server.url} (backends: {backends})", file=out)
     print("For Claude Code, run this in your shell:", file=out)
     window = compact_window(live, snapshot)
-    env = claude_env(live, token=token, auto_compact_window=window)
-    if token:
+    if callable(token):
+        wait = getattr(token, "wait", None)
+        if wait is not None:
+            wait(10.0)  # the keyring, read while the server came up
+        try:
+            known: str | None = token()
+        except GatewayError:
+            known = "unknown"  # still not read: print the placeholder, never an empty token
+    else:
+        known = token
+    env = claude_env(live, token=known, auto_compact_window=window)
+    if known:
         # A console may be logged (a container's, a terminal's scrollback): never the token.
         env["ANTHROPIC_AUTH_TOKEN"] = "<the gateway token: `lmgate token` prints it>"
     print(render(env, default_shell()), file=out, flush=True)

@@ -98,7 +98,10 @@ class Guard:
         method = scope["method"]
         if method == "OPTIONS":
             return PermissionDenied("CORS preflight requests are refused")
-        expected = self.token()
+        try:
+            expected = self.token()
+        except GatewayError as exc:  # the token is not known yet (still read from the keyring)
+            return exc
         if expected:
             given = key
             if given is None and bearer is not None and bearer[:7].lower() == b"bearer ":

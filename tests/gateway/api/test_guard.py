@@ -4,6 +4,7 @@ input are refused in Anthropic's format, and nothing reaches the backend."""
 from __future__ import annotations
 
 import socket
+import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -254,3 +255,34 @@ def test_default_bind_is_loopback_only(fake_backend: Start, gateway_server: Gate
     for address in outside[:1]:
         with pytest.raises(OSError):
             socket.create_connection((address, server.port), timeout=1).close()
+
+
+class _SlowStore:
+    """A keystore whose keyring answers only when the test says so (D-Bus can be slow)."""
+
+    def __init__(self, value: str | None) -> None:
+        self.value = value
+        self.release = threading.Event()
+
+    def get(self, name: str) -> str | None:
+        self.release.wait(10)
+        return self.value
+
+
+def test_a_token_still_read_from_the_keyring_fails_closed(
+    fake_backend: Start, gateway_server: Gateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from gateway.keystore import LazyToken
+
+    monkeypatch.delenv("LMGATE_TOKEN", raising=False)
+    store = _SlowStore("kr-token")
+    token = LazyToken(store)  # type: ignore[arg-type]
+    server = gateway_server(fake_backend("lmstudio").url, token=token)
+    early = httpx.post(f"{server.url}/v1/messages", json=BODY, headers={"x-api-key": "guess"})
+    assert early.status_code == 529 and early.headers["retry-after"] == "1"
+    assert error_of(early)["type"] == "overloaded_error"
+    store.release.set()
+    assert token.wait(5)
+    headers = {"x-api-key": "kr-token"}
+    assert httpx.post(f"{server.url}/v1/messages", json=BODY, headers=headers).status_code == 200
+    assert httpx.post(f"{server.url}/v1/messages", json=BODY).status_code == 401
