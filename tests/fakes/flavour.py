@@ -7,6 +7,7 @@ from __future__ import annotations
 import secrets
 import string
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -80,7 +81,7 @@ class ChatContext:
     created: int = field(default_factory=lambda: int(time.time()))
 
 
-class Flavour:
+class Flavour(ABC):
     """The OpenAI-compatible surface; subclasses override what their server does differently."""
 
     name: ClassVar[str]
@@ -159,10 +160,10 @@ class Flavour:
     def error(self, status: int, message: str, error_type: str = "invalid_request_error") -> Error:
         return Error(status, {"error": {"message": message, "type": error_type}})
 
+    @abstractmethod
     def context_overflow(self, prompt_tokens: int, context_length: int) -> Error | None:
         """This flavour's answer to a prompt longer than the loaded context; None when the
         backend silently truncates the prompt instead."""
-        raise NotImplementedError
 
     def check_model(self, model: str | None) -> Error | None:
         return None
