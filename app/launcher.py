@@ -18,6 +18,9 @@ def has_display() -> bool:
     """Whether a GUI can open: always on Windows and macOS; elsewhere X11 or Wayland must be set."""
     if sys.platform in ("win32", "darwin"):
         return True
+    # A platform plugin chosen by hand that needs no display server (offscreen, vnc, eglfs…).
+    if os.environ.get("QT_QPA_PLATFORM", "").split(":")[0] not in ("", "xcb", "wayland"):
+        return True
     return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 

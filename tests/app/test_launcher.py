@@ -87,6 +87,7 @@ def no_display(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sys, "platform", "linux")
     monkeypatch.delenv("DISPLAY", raising=False)
     monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    monkeypatch.delenv("QT_QPA_PLATFORM", raising=False)
 
 
 def test_no_display_serves_headless(
@@ -113,6 +114,22 @@ def test_a_display_starts_the_gui(
     assert launcher.main([]) == 0
     assert gui == ["gui"]
     assert served.configs == []
+
+
+@pytest.mark.parametrize(("platform", "gui_expected"), [("offscreen", True), ("xcb", False)])
+def test_a_qt_platform_chosen_by_hand_decides(
+    monkeypatch: pytest.MonkeyPatch,
+    served: ServeStub,
+    gui: list[str],
+    platform: str,
+    gui_expected: bool,
+) -> None:
+    """QT_QPA_PLATFORM=offscreen needs no display server; xcb still needs DISPLAY."""
+    no_display(monkeypatch)
+    monkeypatch.setenv("QT_QPA_PLATFORM", platform)
+    launcher.main([])
+    assert (gui == ["gui"]) is gui_expected
+    assert (served.configs == []) is gui_expected
 
 
 @pytest.mark.parametrize("platform", ["win32", "darwin"])
