@@ -6,6 +6,7 @@ once, and every client that went away."""
 from __future__ import annotations
 
 import asyncio
+import atexit
 import socket
 import threading
 from collections import deque
@@ -28,6 +29,7 @@ from tests.fakes.replies import Reply, Text
 from tests.fakes.strict import content_violation, role_order_violation
 
 __all__ = [
+    "closed_port",
     "DEFAULT_MODELS",
     "FLAVOURS",
     "FakeBackend",
@@ -41,6 +43,21 @@ __all__ = [
 
 FLAVOURS: dict[str, type[Flavour]] = {"lmstudio": LMStudio, "ollama": Ollama, "llamacpp": LlamaCpp}
 DEFAULT_MODELS = ("fake-model",)
+
+
+_RESERVED: list[socket.socket] = []
+atexit.register(lambda: [sock.close() for sock in _RESERVED])
+
+
+def closed_port(host: str = "127.0.0.1") -> int:
+    """A port where connections are refused, and that nobody else can take while the tests run:
+    bound, never listening. (A port from `free_port` may be taken by the next server started,
+    the gateway under test included.)"""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind((host, 0))
+    _RESERVED.append(sock)
+    port: int = sock.getsockname()[1]
+    return port
 
 
 def free_port(host: str = "127.0.0.1") -> int:

@@ -18,7 +18,7 @@ from keyring.backends.SecretService import Keyring as SecretServiceKeyring
 
 from gateway import cli, keystore
 from gateway.config import load_config
-from tests.fakes.server import FakeBackend, free_port
+from tests.fakes.server import FakeBackend, closed_port, free_port
 from tests.paths import REPO
 
 Start = Callable[..., FakeBackend]
@@ -97,7 +97,7 @@ def test_backends_prints_the_catalogue(
         version="0.32.2",
         capabilities={"qwen3:8b": ["completion", "tools", "thinking"]},
     )
-    gone = f"http://127.0.0.1:{free_port()}/v1"
+    gone = f"http://127.0.0.1:{closed_port()}/v1"
     config = write_config(
         tmp_path,
         f'[[backends]]\nid = "box"\nurl = "{gone}"\n' + places(lmstudio=lms, ollama=ollama),
@@ -132,7 +132,7 @@ def test_backends_prints_the_catalogue(
 
 def test_backends_with_nothing_found(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     config = write_config(
-        tmp_path, f'[discovery_targets]\nollama = ["http://127.0.0.1:{free_port()}"]\n'
+        tmp_path, f'[discovery_targets]\nollama = ["http://127.0.0.1:{closed_port()}"]\n'
     )
     assert run(capsys, "backends", "--config", str(config)) == (0, "No backend found.\n", "")
 
@@ -210,7 +210,7 @@ def test_doctor_both_loaded_is_fine(
 def test_doctor_backend_down_and_nothing_found(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    dead = f"http://127.0.0.1:{free_port()}/v1"
+    dead = f"http://127.0.0.1:{closed_port()}/v1"
     config = write_config(tmp_path, f'discover = false\n[[backends]]\nid = "lms"\nurl = "{dead}"\n')
     status, lines = doctor(capsys, config)
     assert status == 1
@@ -302,7 +302,7 @@ def test_env_works_when_nothing_is_reachable(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     config = write_config(
-        tmp_path, f'[discovery_targets]\nlmstudio = ["http://127.0.0.1:{free_port()}"]\n'
+        tmp_path, f'[discovery_targets]\nlmstudio = ["http://127.0.0.1:{closed_port()}"]\n'
     )
     status, out, err = run(capsys, "env", "--shell", "bash", "--config", str(config))
     assert (status, err) == (0, "")

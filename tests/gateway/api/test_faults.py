@@ -25,7 +25,7 @@ from tests.fakes.replies import (
     Text,
     context_length_exceeded,
 )
-from tests.fakes.server import FakeBackend, free_port
+from tests.fakes.server import FakeBackend, closed_port
 from tests.gateway.translate.grammar import accumulate, assert_valid_stream, parse_sse
 
 Start = Callable[..., FakeBackend]
@@ -65,7 +65,7 @@ def stream_error(response: httpx.Response) -> dict[str, Any]:
 def test_backend_down_is_503_naming_url_and_what_to_start(
     stream: bool, gateway_server: Gateway
 ) -> None:
-    url = f"http://127.0.0.1:{free_port()}/v1"
+    url = f"http://127.0.0.1:{closed_port()}/v1"
     server = gateway_server(url)
     response = post(server, stream)
     assert response.status_code == 503

@@ -13,7 +13,7 @@ import orjson
 from gateway.runner import GatewayServer
 from gateway.schemas.anthropic import parse_count_tokens_request
 from gateway.tokens import count_tokens
-from tests.fakes.server import FakeBackend, free_port
+from tests.fakes.server import FakeBackend, closed_port
 from tests.paths import load_fixture
 
 Start = Callable[..., FakeBackend]
@@ -61,7 +61,7 @@ def test_health_reports_each_backend_from_cache(
     gateway_server: Gateway, fake_backend: Start
 ) -> None:
     fake = fake_backend("lmstudio")
-    dead = f"http://127.0.0.1:{free_port()}/v1"
+    dead = f"http://127.0.0.1:{closed_port()}/v1"
     from gateway.config import BackendConfig
 
     server = gateway_server(

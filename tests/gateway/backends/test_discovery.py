@@ -20,7 +20,7 @@ from gateway.backends.discovery import (
 from gateway.backends.registry import Registry
 from gateway.config import BackendConfig, GatewayConfig
 from tests.fakes.asgi import PlainServer
-from tests.fakes.server import FakeBackend, free_port
+from tests.fakes.server import FakeBackend, closed_port
 
 Start = Callable[..., FakeBackend]
 
@@ -132,7 +132,7 @@ def test_a_server_that_does_not_identify_itself_is_not_listed() -> None:
 
 
 def test_nothing_listening_lists_nothing() -> None:
-    snapshot = refresh(places(ollama=f"http://127.0.0.1:{free_port()}"))
+    snapshot = refresh(places(ollama=f"http://127.0.0.1:{closed_port()}"))
     assert snapshot.backends == () and snapshot.models == ()
 
 
@@ -213,7 +213,7 @@ def test_a_configured_server_of_no_known_kind_is_listed_from_its_model_list(
 ) -> None:
     # llama-cpp-python and friends: an OpenAI list and nothing else.
     with PlainServer() as plain:
-        gone = f"http://127.0.0.1:{free_port()}/v1"
+        gone = f"http://127.0.0.1:{closed_port()}/v1"
         config = GatewayConfig(
             discover=False,
             backends=[
