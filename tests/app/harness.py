@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import anthropic
-from keyring.backends.SecretService import Keyring as SecretServiceKeyring
 from pytestqt.qtbot import QtBot
 
 from app.desktop import Desktop
+from tests.keyrings import MemoryKeyring
 
 __all__ = ["WAIT_MS", "MemoryKeyring", "Quits", "ask", "start"]
 
@@ -32,25 +32,6 @@ def ask(url: str, text: str = "hi", model: str = "claude-sonnet-4-6", **kwargs: 
     block = reply.content[0]
     assert block.type == "text"
     return block.text
-
-
-class MemoryKeyring(SecretServiceKeyring):
-    """Stands in for a running Secret Service: the same class family, secrets in a dict."""
-
-    priority = -10  # type: ignore[assignment]  # never picked by keyring's own detection
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.store: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service: str, username: str) -> str | None:
-        return self.store.get((service, username))
-
-    def set_password(self, service: str, username: str, password: str) -> None:
-        self.store[(service, username)] = password
-
-    def delete_password(self, service: str, username: str) -> None:
-        self.store.pop((service, username), None)
 
 
 class Quits(list[str]):

@@ -14,33 +14,14 @@ from pathlib import Path
 import keyring
 import keyring.backends.fail
 import pytest
-from keyring.backends.SecretService import Keyring as SecretServiceKeyring
 
 from gateway import cli, keystore
 from gateway.config import load_config
 from tests.fakes.server import FakeBackend, closed_port, free_port
+from tests.keyrings import MemoryKeyring
 from tests.paths import REPO
 
 Start = Callable[..., FakeBackend]
-
-
-class MemoryKeyring(SecretServiceKeyring):
-    """Stands in for a running Secret Service: same class family, secrets in a dict."""
-
-    priority = -10  # type: ignore[assignment]  # never picked by keyring's own detection
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.store: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service: str, username: str) -> str | None:
-        return self.store.get((service, username))
-
-    def set_password(self, service: str, username: str, password: str) -> None:
-        self.store[(service, username)] = password
-
-    def delete_password(self, service: str, username: str) -> None:
-        self.store.pop((service, username), None)
 
 
 @pytest.fixture(autouse=True)
