@@ -110,7 +110,8 @@ async def create_message(request: Request) -> Response | MessagesRelay | FixedAn
             plan = planning()
         else:
             plan = await asyncio.to_thread(planning)
-        if route.role in ("big", "small"):
+        # Only a model that is not loaded can be swapped in: check that before routing the other.
+        if route.role in ("big", "small") and model_info is not None and model_info.loaded is False:
             other_role = "claude-haiku-4-5" if route.role == "big" else "claude-sonnet-4-6"
             try:
                 other = resolve(other_role, config, registry.index())
