@@ -24,6 +24,7 @@ from tests.bench.desktop import measure_desktop
 from tests.bench.load import measure_soak, measure_streams64
 from tests.bench.processes import Child, Cores, bench_env, plan_cores, spawn
 from tests.bench.report import render_report
+from tests.bench.tokens import measure_tokens
 from tests.bench.workloads import (
     Targets,
     measure_fixtures,
@@ -44,6 +45,7 @@ SECTIONS = (
     "soak",
     "coldstart",
     "desktop",
+    "tokens",
     "fakes",
 )
 FLOWS = ("latency", "throughput", "stream", "fixtures", "streams64")
@@ -66,10 +68,12 @@ class Settings:
     streams64_chunks: int
     # Seconds between the end of a load and the RSS reading "after" it.
     settle: float
+    # Repetitions of each count in the tokens section (the best is kept).
+    token_runs: int
 
 
-FULL = Settings(7, 200, 5, 3200, 30, 15, 5, 10.0, 250, 2.0)
-QUICK = Settings(3, 40, 2, 320, 3, 2, 1, 1.0, 50, 0.5)
+FULL = Settings(7, 200, 5, 3200, 30, 15, 5, 10.0, 250, 2.0, 7)
+QUICK = Settings(3, 40, 2, 320, 3, 2, 1, 1.0, 50, 0.5, 2)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -219,6 +223,9 @@ def run(
                     env=env,
                 )
                 figures |= {f"coldstart.{k}": v for k, v in cold.items()}
+        if "tokens" in sections:
+            _progress("token counter against the reference")
+            figures |= {f"tokens.{k}": v for k, v in measure_tokens(settings.token_runs).items()}
         if "fakes" in sections:
             figures |= _compare_fakes(transports[0], settings, cores, env, logs)
     return figures

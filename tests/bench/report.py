@@ -130,6 +130,25 @@ DESKTOP = (
     Headline("desktop app: threads", "threads", None, None, digits=0),
     Headline("desktop app: exits 0 on SIGTERM (1 = yes)", "clean_exit", 1, None, True, 0),
 )
+TOKENS = (
+    Headline("token counter: load the vocabulary (s)", "gateway.load_s", None, None, digits=3),
+    Headline("reference (bpe-openai): load (s)", "reference.load_s", None, None, digits=3),
+    Headline("token counter: memory once loaded (MB)", "gateway.rss_mb", None, None, digits=1),
+    Headline(
+        "reference (bpe-openai): memory once loaded (MB)", "reference.rss_mb", None, None, digits=1
+    ),
+    Headline("token counter: every fixture text (ms)", "gateway.count_all_ms", None, None),
+    Headline("reference: every fixture text (ms)", "reference.count_all_ms", None, None),
+    Headline("  ratio, counter / reference", "ratio.count_all_ms", None, None),
+    Headline("token counter: the largest text (ms)", "gateway.count_largest_ms", None, None),
+    Headline("reference: the largest text (ms)", "reference.count_largest_ms", None, None),
+    Headline("  characters in the largest text", "gateway.largest_chars", None, None, digits=0),
+    Headline("token counter: 40,000 letters, no break (ms)", "gateway.junk_ms", None, None),
+    Headline("reference: 40,000 letters, no break (ms)", "reference.junk_ms", None, None),
+    Headline(
+        "  tokens in the fixtures (equal in both)", "gateway.fixture_tokens", None, None, digits=0
+    ),
+)
 SOAK = (
     Headline("soak: seconds", "seconds", None, None, digits=0),
     Headline("soak: requests done", "requests", None, None, True, 0),
@@ -192,6 +211,7 @@ def render_report(figures: Figures, meta: Mapping[str, str], transports: Sequenc
     for prefix, headlines, title in (
         ("coldstart", COLD, "cold start (median of runs) and memory"),
         ("desktop", DESKTOP, "desktop app, offscreen"),
+        ("tokens", TOKENS, "token counter (fresh interpreters, best of runs)"),
         ("soak", SOAK, "soak (mixed load, moderate concurrency)"),
     ):
         if any(k.startswith(f"{prefix}.") for k in figures):

@@ -1,0 +1,1 @@
+"""Data files the gateway reads at run time."""
