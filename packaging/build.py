@@ -35,6 +35,7 @@ _INPUTS = (
     "pyproject.toml",
     "uv.lock",
     "gateway/**/*.py",
+    "gateway/data/*.tiktoken.gz",
     "app/**/*.py",
     "resources/*.svg",
     "resources/icons/*.svg",

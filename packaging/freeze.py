@@ -36,6 +36,7 @@ __all__ = [
 ROOT = Path(__file__).resolve().parent.parent
 ENTRY = ROOT / "packaging" / "lmgate_entry.py"
 ICONS = ROOT / "packaging" / "icons"
+VOCABULARY = ROOT / "gateway" / "data"
 APP_NAME = "LM Gate"
 CLI_NAME = "lmgate"
 # Reverse DNS for macOS (Keychain access and code signing are tied to it); the project has no
@@ -68,8 +69,6 @@ HIDDEN_IMPORTS = (
     "keyring.backends.fail",
     "keyring.backends.null",
     "orjson",
-    # The tokenizer's Rust extension, loaded through importlib.
-    "bpe_openai._bindings",
 )
 
 # Modules no code path of the app imports, but that some dependency may pull in.
@@ -108,6 +107,7 @@ EXCLUDES = (
     "pygments",  # httpx imports it for its CLI only, and copes without
     "rich",
     "psutil",
+    "bpe_openai",  # the tests' reference tokenizer; the gateway counts with gateway/bpe.py
     "ast_serialize",
     "librt",
     # Qt: the app uses QtCore, QtGui, QtWidgets, QtSvg and QtNetwork (app/instance.py).
@@ -223,7 +223,8 @@ def data_files() -> list[tuple[str, str]]:
         (str(path), str(path.parent.relative_to(ROOT)).replace("\\", "/"))
         for path in resource_files()
     ]
-    datas += _package_data("bpe_openai", "data", "*.tiktoken.gz")
+    # The token counter's vocabulary, read through importlib.resources (gateway/bpe.py).
+    datas += [(str(path), "gateway/data") for path in sorted(VOCABULARY.glob("*.tiktoken.gz"))]
     return datas
 
 
@@ -258,16 +259,6 @@ def keep(entry: tuple[str, str, str] | tuple[Any, ...]) -> bool:
 
 def filtered(entries: Iterable[Any]) -> list[Any]:
     return [entry for entry in entries if keep(entry)]
-
-
-def _package_data(package: str, folder: str, pattern: str) -> list[tuple[str, str]]:
-    import importlib.util
-
-    spec = importlib.util.find_spec(package)
-    if spec is None or spec.origin is None:
-        raise RuntimeError(f"{package} is not installed: run `uv sync` first")
-    base = Path(spec.origin).parent / folder
-    return [(str(path), f"{package}/{folder}") for path in sorted(base.glob(pattern))]
 
 
 def _own_modules() -> Iterator[str]:

@@ -9,7 +9,6 @@ import importlib
 import subprocess
 import sys
 import types
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +36,7 @@ def test_every_data_file_exists(freeze: types.ModuleType) -> None:
     assert ("lmgate.svg", "resources") in targets
     assert ("lmgate-dark.svg", "resources") in targets
     assert ("overview.svg", "resources/icons") in targets
-    assert ("o200k_base.tiktoken.gz", "bpe_openai/data") in targets
+    assert ("o200k_base.tiktoken.gz", "gateway/data") in targets
     for name in ("lmgate.ico", "lmgate.icns", "lmgate-256.png"):
         assert (freeze.ICONS / name).is_file(), name
     assert freeze.ENTRY.is_file()
@@ -45,14 +44,11 @@ def test_every_data_file_exists(freeze: types.ModuleType) -> None:
 
 def test_every_hidden_import_imports(freeze: types.ModuleType) -> None:
     imports = freeze.hidden_imports()
-    assert {"gateway.runner", "app.main", "app.selftest", "bpe_openai._bindings"} <= set(imports)
+    assert {"gateway.runner", "gateway.data", "app.main", "app.selftest"} <= set(imports)
     failed = []
     for name in imports:
         try:
-            with warnings.catch_warnings():
-                # bpe_openai reads its tables through a deprecated importlib.resources call.
-                warnings.simplefilter("ignore", DeprecationWarning)
-                importlib.import_module(name)
+            importlib.import_module(name)
         except Exception as exc:
             failed.append(f"{name}: {type(exc).__name__}: {exc}")
     assert not failed, "\n".join(failed)
@@ -62,13 +58,13 @@ def test_the_app_imports_without_anything_excluded(freeze: types.ModuleType) -> 
     # A fresh interpreter where every excluded module is absent, as in the build: an import of
     # one fails, unless its importer treats it as optional (httpx's CLI and pygments).
     code = (
-        "import importlib, sys, warnings\n"
-        "warnings.simplefilter('ignore', DeprecationWarning)\n"
+        "import importlib, sys\n"
         f"for name in {list(freeze.EXCLUDES)!r}:\n"
         "    sys.modules[name] = None\n"
         f"for name in {freeze.hidden_imports()!r}:\n"
         "    importlib.import_module(name)\n"
-        "from gateway import cli, selftest\n"
+        "from gateway import cli, selftest, tokens\n"
+        "assert tokens.count_text('Hello, world!') == 4\n"
         "print('imported')\n"
     )
     done = subprocess.run(
