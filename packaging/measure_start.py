@@ -158,7 +158,10 @@ class Xvfb:
     def __enter__(self) -> dict[str, str]:
         self._read, write = os.pipe()
         self.process = subprocess.Popen(
-            ["Xvfb", "-displayfd", str(write), "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
+            # -noreset: by default the server resets when its last client leaves, and a client
+            # that connects during the reset (the app, right after the readiness probe) fails.
+            ["Xvfb", "-displayfd", str(write), "-screen", "0", "1280x800x24", "-nolisten", "tcp"]
+            + ["-noreset"],
             pass_fds=(write,),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
