@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sys
 import tomllib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,13 +21,13 @@ __all__ = [
     "DROP",
     "ENTRY",
     "EXCLUDES",
-    "GTK_DEPS",
     "HIDDEN_IMPORTS",
     "ICONS",
     "ROOT",
     "data_files",
     "hidden_imports",
     "keep",
+    "linked",
     "metadata_files",
     "version",
     "version_tuple",
@@ -110,6 +110,14 @@ EXCLUDES = (
     "bpe_openai",  # the tests' reference tokenizer; the gateway counts with gateway/bpe.py
     "ast_serialize",
     "librt",
+    # The CJK codecs (1 MB): nothing the gateway reads or writes is other than UTF-8.
+    "_multibytecodec",
+    "_codecs_cn",
+    "_codecs_hk",
+    "_codecs_iso2022",
+    "_codecs_jp",
+    "_codecs_kr",
+    "_codecs_tw",
     # Qt: the app uses QtCore, QtGui, QtWidgets, QtSvg and QtNetwork (app/instance.py).
     "PySide6.QtConcurrent",
     "PySide6.QtDBus",
@@ -158,6 +166,9 @@ DROP = (
     "/plugins/sqldrivers/",
     "/plugins/qmltooling/",
     "/plugins/designer/",
+    # OpenGL buffers and compositor-side integrations; QWidget windows draw into shared memory.
+    "/plugins/xcbglintegrations/",
+    "/plugins/wayland-graphics-integration-client/",
     "libQt6EglFSDeviceIntegration",
     "libQt6EglFsKmsSupport",
     "libQt6Qml",
@@ -167,31 +178,6 @@ DROP = (
 )
 # The icons are SVG (QtSvg); PNG is built into QtGui. Every other image plugin goes.
 _IMAGE_PLUGINS = "/plugins/imageformats/"
-# The GTK theme plugin's libraries (dropped with it); only matched at the top of the bundle,
-# where PyInstaller puts system libraries, never inside a package.
-GTK_DEPS = (
-    "libgtk-3",
-    "libgdk-3",
-    "libgdk_pixbuf",
-    "libatk-",
-    "libatspi",
-    "libcairo",
-    "libpango",
-    "libepoxy",
-    "libthai",
-    "libdatrie",
-    "libfribidi",
-    "libpixman",
-    "libXcomposite",
-    "libXdamage",
-    "libXi.so",
-    "libXinerama",
-    "libXrandr",
-    "libXcursor",
-    "libgraphite2",
-    "libjpeg",
-)
-
 _RESOURCE_PATTERNS = ("*.svg", "icons/*.svg")
 
 
@@ -247,18 +233,67 @@ def hidden_imports() -> list[str]:
 def keep(entry: tuple[str, str, str] | tuple[Any, ...]) -> bool:
     """Whether a TOC entry (destination, source, kind) stays in the bundle."""
     name = str(entry[0]).replace("\\", "/")
-    if name.startswith("PySide6/"):
-        if any(part in name for part in DROP):
-            return False
-        if _IMAGE_PLUGINS in name:
-            plugin = name.rsplit("/", 1)[1].split(".")[0].removeprefix("lib").removeprefix("q")
-            return plugin.startswith("svg")
+    if not name.startswith("PySide6/"):
         return True
-    return not ("/" not in name and name.startswith(GTK_DEPS))
+    if any(part in name for part in DROP):
+        return False
+    if _IMAGE_PLUGINS in name:
+        plugin = name.rsplit("/", 1)[1].split(".")[0].removeprefix("lib").removeprefix("q")
+        return plugin.startswith("svg")
+    return True
 
 
 def filtered(entries: Iterable[Any]) -> list[Any]:
     return [entry for entry in entries if keep(entry)]
+
+
+def linked(
+    entries: Iterable[Any], needed: Callable[[str], Iterable[str]] | None = None
+) -> list[Any]:
+    """Linux: the binaries TOC without the shared libraries that nothing kept links to.
+
+    Analysis collects what every plugin links to, so the system libraries of a plugin `keep`
+    drops (GTK's for the GTK theme, GIO, HarfBuzz, libQt6OpenGL…) would stay behind. Python's
+    extension modules, Qt's plugins and libpython are the roots (they are loaded by name); a
+    library stays if a root reaches it through DT_NEEDED. `needed(path)` gives the sonames a
+    file links to (PyInstaller's own reader by default)."""
+    if needed is None:
+        from PyInstaller.depend.bindepend import get_imports  # type: ignore[import-untyped]
+
+        def needed(path: str) -> list[str]:
+            return [soname for soname, _resolved in get_imports(path)]
+
+    entries = list(entries)
+    libraries: dict[str, list[Any]] = {}
+    roots: list[str] = []
+    for entry in entries:
+        name = str(entry[0])
+        if _library(name):
+            libraries.setdefault(_library(name), []).append(entry)
+        elif entry[2] == "EXTENSION" or "libpython" in name or "/plugins/" in name:
+            roots.append(str(entry[1]))
+    reached: set[str] = set()
+    while roots:
+        for soname in needed(roots.pop()):
+            if soname in libraries and soname not in reached:
+                reached.add(soname)
+                roots += [str(e[1]) for e in libraries[soname] if e[2] != "SYMLINK"]
+    return [entry for entry in entries if _library(str(entry[0])) in ("", *reached)]
+
+
+def _library(name: str) -> str:
+    """The file name of a shared library that other code links to; "" for anything else (a
+    module Python imports, a Qt plugin, libpython, data)."""
+    base = name.rsplit("/", 1)[-1]
+    is_library = (
+        base.startswith("lib")
+        and ".so" in base
+        and not base.startswith("libpython")
+        and "/plugins/" not in name
+        and not base.endswith(".abi3.so")
+        and ".cpython-" not in base
+    )
+    return base if is_library else ""
 
 
 def _own_modules() -> Iterator[str]:

@@ -84,21 +84,67 @@ def test_the_app_imports_without_anything_excluded(freeze: types.ModuleType) -> 
         ("PySide6/Qt/plugins/iconengines/libqsvgicon.so", True),
         ("PySide6/Qt/lib/libQt6Network.so.6", True),
         ("aiohttp/_http_parser.cpython-311-x86_64-linux-gnu.so", True),
-        ("cairo/_cairo.so", True),  # GTK's libraries go only from the top of the bundle
-        ("libcairo-gobject.so.2", False),
+        ("libcairo-gobject.so.2", True),  # until `linked` finds nothing kept links to it
         ("PySide6/Qt/translations/qtbase_de.qm", False),
         ("PySide6/Qt/plugins/platformthemes/libqgtk3.so", False),
         ("PySide6/Qt/plugins/platforms/libqeglfs.so", False),
         ("PySide6/Qt/plugins/imageformats/libqjpeg.so", False),
         ("PySide6/plugins/imageformats/qtiff.dll", False),
         ("PySide6/Qt/plugins/tls/libqopensslbackend.so", False),
-        ("libgtk-3.so.0", False),
+        ("PySide6/Qt/plugins/xcbglintegrations/libqxcb-glx-integration.so", False),
     ],
 )
 def test_keep_drops_what_the_app_never_loads(
     freeze: types.ModuleType, path: str, kept: bool
 ) -> None:
     assert freeze.keep((path, "/src", "BINARY")) is kept
+
+
+def test_linked_drops_the_libraries_only_dropped_plugins_linked_to(
+    freeze: types.ModuleType,
+) -> None:
+    links = {
+        "/s/_http_parser.so": ["libz.so.1"],
+        "/s/QtGui.abi3.so": ["libQt6Gui.so.6", "libpyside6.abi3.so.6.12"],
+        "/s/libQt6Gui.so.6": ["libQt6Core.so.6", "libglib-2.0.so.0", "libc.so.6"],
+        "/s/libQt6Core.so.6": ["libicuuc.so.73", "libglib-2.0.so.0"],
+        "/s/libglib-2.0.so.0": ["libpcre2-8.so.0"],
+        "/s/libpcre2-8.so.0": ["libglib-2.0.so.0"],  # a cycle ends
+        "/s/libqxcb.so": ["libQt6XcbQpa.so.6"],
+        "/s/libQt6XcbQpa.so.6": ["libxcb-cursor.so.0", "libQt6Gui.so.6"],
+        "/s/libgio-2.0.so.0": ["libmount.so.1", "libglib-2.0.so.0"],
+        "/s/libQt6OpenGL.so.6": ["libQt6Gui.so.6"],
+        "/s/libpython3.11.so.1.0": ["libz.so.1"],
+        "/s/_ssl.so": ["libssl.so.3"],
+        "/s/libssl.so.3": ["libcrypto.so.3"],
+    }
+    kept = [
+        ("aiohttp/_http_parser.cpython-311-x86_64-linux-gnu.so", "/s/_http_parser.so", "EXTENSION"),
+        ("PySide6/QtGui.abi3.so", "/s/QtGui.abi3.so", "EXTENSION"),
+        ("PySide6/libpyside6.abi3.so.6.12", "/s/libpyside6.abi3.so.6.12", "BINARY"),
+        ("PySide6/Qt/lib/libQt6Gui.so.6", "/s/libQt6Gui.so.6", "BINARY"),
+        ("PySide6/Qt/lib/libQt6Core.so.6", "/s/libQt6Core.so.6", "BINARY"),
+        ("libQt6Core.so.6", "PySide6/Qt/lib/libQt6Core.so.6", "SYMLINK"),
+        ("PySide6/Qt/lib/libicuuc.so.73", "/s/libicuuc.so.73", "BINARY"),
+        ("libglib-2.0.so.0", "/s/libglib-2.0.so.0", "BINARY"),
+        ("libpcre2-8.so.0", "/s/libpcre2-8.so.0", "BINARY"),
+        ("PySide6/Qt/plugins/platforms/libqxcb.so", "/s/libqxcb.so", "BINARY"),
+        ("PySide6/Qt/lib/libQt6XcbQpa.so.6", "/s/libQt6XcbQpa.so.6", "BINARY"),
+        ("libxcb-cursor.so.0", "/s/libxcb-cursor.so.0", "BINARY"),
+        ("libpython3.11.so.1.0", "/s/libpython3.11.so.1.0", "BINARY"),
+        ("libz.so.1", "/s/libz.so.1", "BINARY"),
+        ("python3.11/lib-dynload/_ssl.cpython-311-x86_64-linux-gnu.so", "/s/_ssl.so", "EXTENSION"),
+        ("libssl.so.3", "/s/libssl.so.3", "BINARY"),
+        ("libcrypto.so.3", "/s/libcrypto.so.3", "BINARY"),
+    ]
+    orphans = [
+        ("libgio-2.0.so.0", "/s/libgio-2.0.so.0", "BINARY"),
+        ("libmount.so.1", "/s/libmount.so.1", "BINARY"),
+        ("PySide6/Qt/lib/libQt6OpenGL.so.6", "/s/libQt6OpenGL.so.6", "BINARY"),
+        ("libQt6OpenGL.so.6", "PySide6/Qt/lib/libQt6OpenGL.so.6", "SYMLINK"),
+    ]
+    entries = kept[:6] + orphans + kept[6:]
+    assert freeze.linked(entries, needed=lambda path: links.get(path, [])) == kept
 
 
 def test_the_version_comes_from_pyproject(freeze: types.ModuleType) -> None:
@@ -128,7 +174,11 @@ class Analysis(Target):
 
 
 def run_spec(name: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, list[Target]]:
-    """Execute a spec the way PyInstaller does; returns what it made, by class name."""
+    """Execute a spec the way PyInstaller does; returns what it made, by class name. The
+    stand-in binaries link to nothing."""
+    from PyInstaller.depend import bindepend
+
+    monkeypatch.setattr(bindepend, "get_imports", lambda path, search_paths=None: set())
     made: dict[str, list[Target]] = {}
     classes: dict[str, type[Target]] = {"Analysis": Analysis}
     classes |= {n: type(n, (Target,), {}) for n in ("PYZ", "EXE", "COLLECT", "BUNDLE")}
@@ -166,7 +216,7 @@ def test_the_linux_spec_makes_one_stripped_folder(monkeypatch: pytest.MonkeyPatc
     made = run_spec("release-linux.spec", monkeypatch)
     (analysis,) = made["Analysis"]
     assert isinstance(analysis, Analysis)
-    assert analysis.binaries == [("libpython3.11.so", "/x", "BINARY")]  # filtered by freeze.keep
+    assert analysis.binaries == [("libpython3.11.so", "/x", "BINARY")]  # nothing links to GTK
     assert analysis.datas == []
     assert "httptools" in analysis.kwargs["hiddenimports"]
     (exe,) = made["EXE"]
