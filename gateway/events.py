@@ -28,7 +28,8 @@ class RequestRecord:
     latency_ms: float = 0.0
     ttft_ms: float | None = None
     queue_ms: float | None = None  # time spent waiting for a backend slot
-    request_class: str | None = None  # "main" | "side" | "title" | "count" | "web-search"
+    # "main" | "side" | "title" | "count" | "web-search" | "refused" (by the guard)
+    request_class: str | None = None
     input_tokens: int | None = None
     output_tokens: int | None = None
     cached_tokens: int | None = None

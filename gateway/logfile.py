@@ -67,6 +67,11 @@ def format_record(record: RequestRecord) -> str:
     parts = [f"{stamp}.{millis:03d}", record.method, record.path]
     if record.session:
         parts.append(f"session={record.session}")
+    if record.extra.get("refused"):
+        parts.append("refused")
+        parts += [
+            f"{name}={record.extra[name]}" for name in ("origin", "host") if name in record.extra
+        ]
     if record.client_model or record.backend_model:
         target = "/".join(x for x in (record.backend, record.backend_model) if x) or "?"
         route = f"{record.client_model or '?'} → {target}"

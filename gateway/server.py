@@ -15,6 +15,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from gateway import __version__
 from gateway.api import info, messages
 from gateway.api.guard import Guard
+from gateway.api.record import refusal
 from gateway.api.state import GatewayState
 from gateway.backends.registry import Registry
 from gateway.config import GatewayConfig
@@ -111,6 +112,9 @@ def create_app(
             "/v1/messages": _endpoint(messages.create_message),
             "/v1/messages/count_tokens": _endpoint(messages.count_message_tokens),
         },
+        on_refused=lambda scope, error, request_id: refusal(scope, error, request_id).publish(
+            state.bus
+        ),
     )
     return app
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 from functools import partial
 from typing import Any
 
@@ -14,7 +13,7 @@ from starlette.responses import Response
 
 from gateway.api.guard import read_body
 from gateway.api.plan import counts_prompt, make_plan, swap_warning
-from gateway.api.record import RecordDraft, redact_headers
+from gateway.api.record import RecordDraft, new_id, redact_headers
 from gateway.api.relay import FixedAnswer, MessagesRelay
 from gateway.api.state import GatewayState
 from gateway.errors import GatewayError
@@ -46,10 +45,6 @@ _JSON_BODY: dict[str, Any] = {
         "content": {"application/json": {"schema": {"type": "object"}}},
     }
 }
-
-
-def new_id(prefix: str) -> str:
-    return prefix + os.urandom(12).hex()
 
 
 def _state(request: Request) -> GatewayState:

@@ -2,15 +2,40 @@
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from gateway.errors import GatewayError
 from gateway.events import EventBus, RequestRecord
 
-__all__ = ["RecordDraft", "redact_headers"]
+__all__ = ["RecordDraft", "new_id", "redact_headers", "refusal"]
 
 _SECRET_HEADERS = {"authorization", "x-api-key", "api-key", "cookie", "proxy-authorization"}
+
+
+def new_id(prefix: str) -> str:
+    return prefix + os.urandom(12).hex()
+
+
+# Whatever a refused request names is the sender's text: kept short in the record.
+_REFUSED_TEXT = 200
+
+
+def refusal(scope: dict[str, Any], error: GatewayError, request_id: str) -> RecordDraft:
+    """The record of a request the guard refused (a web page's, a wrong token's…): the path, the
+    status and why, and the Host and Origin it came with; never a credential."""
+    path = str(scope.get("path", ""))[:_REFUSED_TEXT]
+    draft = RecordDraft(request_id, str(scope.get("method", "")), path)
+    draft.status = error.status
+    draft.error = error.message
+    draft.request_class = "refused"
+    draft.extra["refused"] = True
+    for name, value in scope.get("headers", ()):
+        if name in (b"host", b"origin"):
+            draft.extra[name.decode()] = value.decode("latin-1")[:_REFUSED_TEXT]
+    return draft
 
 
 def redact_headers(headers: list[tuple[bytes, bytes]]) -> dict[str, str]:

@@ -90,6 +90,24 @@ def test_format_record_minimal_failure() -> None:
     )
 
 
+def test_format_record_of_a_refusal_names_where_it_came_from() -> None:
+    record = RequestRecord(
+        request_id="r",
+        started_at=STARTED,
+        method="POST",
+        path="/v1/messages",
+        status=403,
+        request_class="refused",
+        error="requests from web pages (with an Origin header) are refused",
+        extra={"refused": True, "origin": "https://evil.example\r\nX: y", "host": "127.0.0.1"},
+    )
+    assert format_record(record) == (
+        f"{stamp(STARTED)} POST /v1/messages refused origin=https://evil.example\\r\\nX: y "
+        "host=127.0.0.1 sync 403 0ms error=requests from web pages (with an Origin header) are "
+        "refused"
+    )
+
+
 def test_format_record_is_one_line_whatever_the_error_says() -> None:
     record = full_record(error="backend said:\nTraceback\r\n  boom\u2028more\x1b[31m")
     line = format_record(record)

@@ -11,8 +11,10 @@ from typing import Any
 import httpx
 import pytest
 
+from gateway.events import EventBus
 from gateway.runner import GatewayServer
 from tests.fakes.server import FakeBackend
+from tests.records import RecordSink
 
 Start = Callable[..., FakeBackend]
 Gateway = Callable[..., GatewayServer]
@@ -286,3 +288,38 @@ def test_a_token_still_read_from_the_keyring_fails_closed(
     headers = {"x-api-key": "kr-token"}
     assert httpx.post(f"{server.url}/v1/messages", json=BODY, headers=headers).status_code == 200
     assert httpx.post(f"{server.url}/v1/messages", json=BODY).status_code == 401
+
+
+def test_every_refusal_is_a_request_record(fake_backend: Start, gateway_server: Gateway) -> None:
+    # The request log shows what was refused and why, like any other answer: a web page probing
+    # the gateway, or Claude Code started with the wrong token, is visible in the GUI and the log.
+    bus = EventBus()
+    records = RecordSink(bus)
+    fake = fake_backend("lmstudio")
+    server = gateway_server(fake.url, bus=bus, token="s3cret-gateway-token")
+    good = {"x-api-key": "s3cret-gateway-token"}
+    cases = [
+        ("POST", "/v1/messages", {**good, "origin": "https://evil.example"}, 403),
+        ("GET", "/v1/models", {**good, "host": "rebound.evil.example"}, 403),
+        ("POST", "/v1/messages", {"x-api-key": "wrong-token"}, 401),
+        ("POST", "/v1/messages/count_tokens", {**good, "content-type": "text/plain"}, 415),
+        ("OPTIONS", "/v1/messages", good, 403),
+    ]
+    answered = []
+    for method, path, headers, status in cases:
+        response = httpx.request(
+            method, f"{server.url}{path}", content=b'{"model":"x"}', headers=headers
+        )
+        assert response.status_code == status, (method, path, response.text)
+        answered.append(response.headers["request-id"])
+    found = records.wait(len(cases))
+    assert [r.request_id for r in found] == answered
+    for record, (method, path, _, status) in zip(found, cases, strict=True):
+        assert (record.method, record.path, record.status) == (method, path, status)
+        assert record.error and record.extra["refused"] is True
+        assert record.request_class == "refused"
+    assert found[0].extra["origin"] == "https://evil.example"
+    assert found[1].extra["host"] == "rebound.evil.example"
+    assert "token" in (found[2].error or "")
+    assert all("s3cret" not in repr(r) and "wrong-token" not in repr(r) for r in found)
+    assert fake.chat_requests == []
