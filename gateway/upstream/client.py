@@ -10,6 +10,7 @@ every read).
 from __future__ import annotations
 
 import asyncio
+import errno
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any, Literal
@@ -156,7 +157,15 @@ class Upstream:
             # ~15% of the gateway's CPU per request, and a backend's POST must not be redirected.
             response = await self.transport.handle_async_request(request)
         except httpx.HTTPError as exc:
-            raise self.connect_failure(exc) from None
+            if not _dropped_unanswered(exc):
+                raise self.connect_failure(exc) from None
+            # The backend closed the connection before a byte of an answer: a keep-alive
+            # connection it closed just as it was reused (llama-server and LM Studio close idle
+            # ones). Nothing was answered, so once more, on a fresh connection.
+            try:
+                response = await self.transport.handle_async_request(request)
+            except httpx.HTTPError as again:
+                raise self.connect_failure(again) from None
         if response.status_code < 300:
             return response
         try:
@@ -208,6 +217,11 @@ class Upstream:
         """Why a request got no answer. httpx-aiohttp maps a refused connection to
         ConnectTimeout, so the cause decides, not the class alone."""
         cause = exc.__cause__
+        if _dropped_unanswered(exc):
+            return UpstreamError(
+                f"the backend at {self.base_url} closed the connection without answering "
+                f"({_reason(exc)})"
+            )
         refused = isinstance(exc, httpx.ConnectError) or (
             isinstance(cause, aiohttp.ClientConnectorError)
             and not isinstance(cause, aiohttp.ServerTimeoutError)
@@ -220,6 +234,18 @@ class Upstream:
                 f"{self.timeouts.connect:g} s"
             )
         return UpstreamError(f"the backend at {self.base_url} failed: {_reason(exc)}")
+
+
+def _dropped_unanswered(exc: httpx.HTTPError) -> bool:
+    """The connection was closed or reset before the answer's first byte (httpx-aiohttp reports
+    aiohttp's ServerDisconnectedError as a ConnectTimeout: the cause decides)."""
+    cause = exc.__cause__
+    if isinstance(cause, aiohttp.ServerDisconnectedError):
+        return True
+    return isinstance(cause, aiohttp.ClientOSError) and cause.errno in (
+        errno.ECONNRESET,
+        errno.EPIPE,
+    )
 
 
 async def read_capped(response: httpx.Response, limit: int) -> bytes:

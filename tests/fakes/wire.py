@@ -25,6 +25,7 @@ __all__ = [
     "beside_a_good_one",
     "chunk_frame",
     "close_after_each",
+    "drop_reused",
     "http10",
     "huge_json",
     "many_chunks",
@@ -119,6 +120,24 @@ def answer(text: str, *, pieces: int = 3, delay: float = 0.0) -> ChatReply:
         writer.write(b"0\r\n\r\n")
         await writer.drain()
         return True
+
+    return reply
+
+
+def drop_reused(text: str, *, fresh_too: bool = False) -> ChatReply:
+    """Answers the first request on a connection and keeps it open, then closes it without a
+    byte when a second request arrives on it: what a client sees when it reuses a keep-alive
+    connection just as the backend closes it (llama-server and LM Studio close idle ones).
+    `fresh_too` drops the first request as well: a backend that never answers."""
+    answered: set[int] = set()
+
+    async def reply(
+        request: RawRequest, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> bool:
+        if fresh_too or id(writer) in answered:
+            return False
+        answered.add(id(writer))
+        return await answer(text)(request, reader, writer)
 
     return reply
 
