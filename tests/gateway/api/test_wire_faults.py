@@ -17,6 +17,7 @@ from tests.fakes.replies import Error, Text
 from tests.fakes.server import FakeBackend
 from tests.fakes.wire import (
     GOOD_MODEL,
+    ChatReply,
     RawBackend,
     SilentPort,
     beside_a_good_one,
@@ -120,33 +121,30 @@ def test_an_http_1_0_backend_with_close_delimited_bodies(
         assert backend.connections >= 3
 
 
-def test_a_backend_that_closes_every_keep_alive_connection(gateway_server: Gateway) -> None:
-    with RawBackend(close_after_each("Fresh connection, same answer.")) as backend:
+@pytest.mark.parametrize(
+    ("reply", "chat_requests"),
+    [
+        # Closes each connection after its answer: the gateway must not send on a closed one.
+        (close_after_each, 20),
+        # The race the first can lose, made certain: each reused connection is closed without an
+        # answer. Nobody answered, so the request goes once more, on a new connection, and the
+        # client never sees the race (the first request is answered at once, the others after
+        # one drop each).
+        (drop_reused, 1 + 19 * 2),
+    ],
+    ids=["close-after-each", "drop-reused"],
+)
+def test_a_backend_that_closes_keep_alive_connections(
+    reply: Callable[[str], ChatReply], chat_requests: int, gateway_server: Gateway
+) -> None:
+    with RawBackend(reply("Fresh connection, same answer.")) as backend:
         server = gateway_server(backend.url)
         with httpx.Client(base_url=server.url, timeout=30) as client:
             for n in range(20):
                 stream = n % 2 == 1
                 response = client.post("/v1/messages", json={**BODY, "stream": stream})
                 assert text_of(response, stream) == "Fresh connection, same answer."
-        assert backend.chat_requests == 20
-
-
-def test_a_keep_alive_connection_closed_as_it_is_reused_is_retried_on_a_fresh_one(
-    gateway_server: Gateway,
-) -> None:
-    # The race `close_after_each` can lose, made certain: each reused connection is closed
-    # without an answer. The request was answered by nobody, so it goes once more, on a new
-    # connection, and the client never sees the race.
-    with RawBackend(drop_reused("Answered on a fresh connection.")) as backend:
-        server = gateway_server(backend.url)
-        with httpx.Client(base_url=server.url, timeout=30) as client:
-            for n in range(6):
-                stream = n % 2 == 1
-                response = client.post("/v1/messages", json={**BODY, "stream": stream})
-                assert text_of(response, stream) == "Answered on a fresh connection."
-        # The first on a fresh connection; each later one dropped once, then answered.
-        assert backend.chat_requests == 1 + 5 * 2
-        assert backend.connections >= 6
+        assert backend.chat_requests == chat_requests
 
 
 def test_a_backend_that_drops_every_request_is_a_502_after_one_retry(
