@@ -4,8 +4,12 @@ refused with the wording Claude Code compacts on, before anything reaches the ba
 
 from __future__ import annotations
 
+import random
 import re
+import threading
+import time
 
+import httpx
 import pytest
 
 from tests.fakes.flavour import estimate_tokens
@@ -104,3 +108,42 @@ def test_a_prompt_within_the_counters_margin_is_left_to_the_backend(
     theirs = estimate_tokens(sent.body, *FAKE_COUNTS[protocol])
     expected = f"prompt is too long: {theirs} tokens > 8192 maximum"
     assert response.json()["error"]["message"] == expected
+
+
+def test_counting_a_large_new_prompt_leaves_the_event_loop_serving(
+    fake_backend: Start, gateway_server: Gateway
+) -> None:
+    # Counting is pure Python: a large prompt never seen before takes a while, and meanwhile
+    # every other request (a stream's chunks, /health) must still be served.
+    fake, server, records = start_pair(
+        fake_backend, gateway_server, "lmstudio", fake={"context_length": 8_388_608}
+    )
+    message_of(post(server, body("warm up: the tables are loaded now")))
+    words = [f"w{n:x}q" for n in range(400_000)]
+    random.Random(3).shuffle(words)
+    prompt = " ".join(words)  # 3 MB of distinct words: each is merged, none is cached
+    worst = 0.0
+    done = threading.Event()
+
+    def poll() -> None:
+        nonlocal worst
+        with httpx.Client(base_url=server.url, timeout=30) as client:
+            while not done.is_set():
+                started = time.perf_counter()
+                assert client.get("/health").status_code == 200
+                worst = max(worst, time.perf_counter() - started)
+                time.sleep(0.01)
+
+    poller = threading.Thread(target=poll)
+    poller.start()
+    started = time.perf_counter()
+    try:
+        message_of(post(server, body(prompt)))
+    finally:
+        done.set()
+        poller.join(30)
+    took = time.perf_counter() - started
+    assert last_record(records).status == 200
+    # The count took most of a second or more; /health never waited for it.
+    assert took > 0.3, f"{took:.2f} s: too quick to show anything"
+    assert worst < took / 3, f"/health waited {worst:.2f} s while the request took {took:.2f} s"
