@@ -125,17 +125,17 @@ def test_an_http_1_0_backend_with_close_delimited_bodies(
     ("reply", "chat_requests"),
     [
         # Closes each connection after its answer: the gateway must not send on a closed one.
-        (close_after_each, 20),
+        (close_after_each, range(20, 21)),
         # The race the first can lose, made certain: each reused connection is closed without an
         # answer. Nobody answered, so the request goes once more, on a new connection, and the
-        # client never sees the race (the first request is answered at once, the others after
-        # one drop each).
-        (drop_reused, 1 + 19 * 2),
+        # client never sees the race. Each request the backend saw beyond the 20 is such a drop
+        # (a request that found no idle connection went out on a fresh one, undropped).
+        (drop_reused, range(21, 40)),
     ],
     ids=["close-after-each", "drop-reused"],
 )
 def test_a_backend_that_closes_keep_alive_connections(
-    reply: Callable[[str], ChatReply], chat_requests: int, gateway_server: Gateway
+    reply: Callable[[str], ChatReply], chat_requests: range, gateway_server: Gateway
 ) -> None:
     with RawBackend(reply("Fresh connection, same answer.")) as backend:
         server = gateway_server(backend.url)
@@ -144,7 +144,7 @@ def test_a_backend_that_closes_keep_alive_connections(
                 stream = n % 2 == 1
                 response = client.post("/v1/messages", json={**BODY, "stream": stream})
                 assert text_of(response, stream) == "Fresh connection, same answer."
-        assert backend.chat_requests == chat_requests
+        assert backend.chat_requests in chat_requests
 
 
 def test_a_backend_that_drops_every_request_is_a_502_after_one_retry(
