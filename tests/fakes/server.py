@@ -12,7 +12,7 @@ import threading
 from collections import deque
 from collections.abc import Sequence
 from types import TracebackType
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Self
 
 import orjson
 import uvicorn
@@ -38,6 +38,7 @@ __all__ = [
     "RecordedRequest",
     "Scope",
     "Send",
+    "ServedApp",
     "free_port",
 ]
 
@@ -112,7 +113,85 @@ class _Server(uvicorn.Server):
                 pass
 
 
-class FakeBackend:
+class ServedApp:
+    """`app` served by uvicorn on a thread, on a real loopback socket; `root_url` once started;
+    `port` restarts a stopped server where it was. Every fake in tests/fakes that speaks HTTP
+    through uvicorn runs on one of these."""
+
+    def __init__(
+        self, app: Any, *, host: str = "127.0.0.1", port: int = 0, name: str = "fake-asgi"
+    ) -> None:
+        self.app = app
+        self.host = host
+        self.name = name
+        self._wanted_port = port
+        self.server: _Server | None = None
+        self._thread: threading.Thread | None = None
+        self._socket: socket.socket | None = None
+
+    def start(self) -> Self:
+        if self.server is not None:
+            return self
+        # IPPROTO_TCP so that asyncio sets TCP_NODELAY on accepted connections (no 40 ms stalls)
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((self.host, self._wanted_port))
+        self._socket = sock
+        config = uvicorn.Config(
+            self.app,
+            interface="asgi3",
+            http="httptools",
+            proxy_headers=False,
+            server_header=False,
+            log_config=None,
+            access_log=False,
+            lifespan="off",
+        )
+        ready = threading.Event()
+        self.server = _Server(config, ready)
+        self._thread = threading.Thread(
+            target=self.server.run, kwargs={"sockets": [sock]}, name=self.name, daemon=True
+        )
+        self._thread.start()
+        if not ready.wait(timeout=10) or not self.server.started:
+            self.stop()
+            raise RuntimeError(f"{self.name} did not start")
+        return self
+
+    def stop(self) -> None:
+        server, thread = self.server, self._thread
+        if server is None or thread is None:
+            return
+        server.request_exit()
+        thread.join(timeout=10)
+        if self._socket is not None:
+            self._socket.close()
+        self.server = self._thread = self._socket = None
+
+    @property
+    def port(self) -> int:
+        if self._socket is None:
+            raise RuntimeError(f"{self.name} is not running")
+        port: int = self._socket.getsockname()[1]
+        return port
+
+    @property
+    def root_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+class FakeBackend(ServedApp):
     """An LM Studio, Ollama or llama.cpp stand-in. Use `url` as an OpenAI base URL.
 
     `strict_template` refuses role orders a Gemma chat template refuses (OpenAI endpoint);
@@ -145,83 +224,13 @@ class FakeBackend:
             strict_template if reject_null_content is None else reject_null_content
         )
         self.default_reply: Reply = Text()
-        self.host = host
-        self._wanted_port = port
         self._lock = threading.Condition()
         self._replies: deque[Reply] = deque()
         self._requests: list[RecordedRequest] = []
         self._disconnects = 0
         self._in_flight = 0
         self._max_in_flight = 0
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
-        self._socket: socket.socket | None = None
-
-    # --- lifecycle --------------------------------------------------------------------------
-
-    def start(self) -> FakeBackend:
-        if self._server is not None:
-            return self
-        # IPPROTO_TCP so that asyncio sets TCP_NODELAY on accepted connections (no 40 ms stalls)
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((self.host, self._wanted_port))
-        self._socket = sock
-        config = uvicorn.Config(
-            self._app,
-            interface="asgi3",
-            http="httptools",
-            proxy_headers=False,
-            server_header=False,
-            log_config=None,
-            access_log=False,
-            lifespan="off",
-        )
-        ready = threading.Event()
-        self._server = _Server(config, ready)
-        self._thread = threading.Thread(
-            target=self._server.run,
-            kwargs={"sockets": [sock]},
-            name=f"fake-{self.flavour.name}",
-            daemon=True,
-        )
-        self._thread.start()
-        if not ready.wait(timeout=10) or not self._server.started:
-            self.stop()
-            raise RuntimeError(f"the fake {self.flavour.name} backend did not start")
-        return self
-
-    def stop(self) -> None:
-        server, thread = self._server, self._thread
-        if server is None or thread is None:
-            return
-        server.request_exit()
-        thread.join(timeout=10)
-        if self._socket is not None:
-            self._socket.close()
-        self._server = self._thread = self._socket = None
-
-    def __enter__(self) -> FakeBackend:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    @property
-    def port(self) -> int:
-        if self._socket is None:
-            raise RuntimeError("the fake backend is not running")
-        port: int = self._socket.getsockname()[1]
-        return port
-
-    @property
-    def root_url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        super().__init__(self._app, host=host, port=port, name=f"fake-{flavour}")
 
     @property
     def url(self) -> str:
@@ -319,13 +328,14 @@ class FakeBackend:
             answer = self.flavour.route(method, path, body) or self.flavour.unknown(method, path)
             plan = _response_plan(answer)
         plan.headers.extend(self.flavour.extra_headers)
-        assert self._server is not None and self._server.stopping is not None
+        server = self.server
+        assert server is not None and server.stopping is not None
         with self._lock:
             if dialect is not None:
                 self._in_flight += 1
                 self._max_in_flight = max(self._max_in_flight, self._in_flight)
         try:
-            complete = await play(plan, receive, send, self._server.stopping)
+            complete = await play(plan, receive, send, server.stopping)
         finally:
             with self._lock:
                 if dialect is not None:
