@@ -1,4 +1,4 @@
-"""Byte-pair encoding token counts in pure Python: o200k_base, exact, in ~25 MB.
+"""Byte-pair encoding token counts in pure Python: o200k_base, exact, in ~29 MB.
 
 The vocabulary is OpenAI's published `o200k_base.tiktoken` (MIT, from tiktoken), shipped gzipped
 in `gateway/data/`; its SHA-256 is checked by the tests against the one tiktoken pins. A count is
