@@ -342,5 +342,6 @@ class Registry:
                 auth_scheme=connection.auth_scheme,
                 headers=connection.headers,
                 params=connection.params,
+                remote=connection.remote,
             )
         return entry.upstream

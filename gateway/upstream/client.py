@@ -44,6 +44,13 @@ def normalise_base_url(url: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, path, parts.query, ""))
 
 
+# Seconds an idle connection is kept. llama-server, LM Studio and vLLM close theirs after 5 s
+# idle; a client that keeps one longer sends, now and then, on a connection the server is just
+# closing. So local backends' are let go first; remote providers keep theirs for a minute or more.
+LOCAL_KEEPALIVE = 4.0
+REMOTE_KEEPALIVE = 30.0
+
+
 class Upstream:
     """A backend's HTTP client. Create and close it on the event loop that uses it."""
 
@@ -59,10 +66,12 @@ class Upstream:
         auth_scheme: str | None = "Bearer",
         headers: Mapping[str, str] | None = None,
         params: Mapping[str, str] | None = None,
+        remote: bool = False,
     ) -> None:
         """`base_url` overrides `backend.url`; the key goes in `auth_header` (`auth_scheme` + " "
         + key, or the bare key when the scheme is None: Azure's `api-key`); `headers` and
-        `params` (Azure's `api-version` query) go with every request."""
+        `params` (Azure's `api-version` query) go with every request. A `remote` provider's
+        idle connections are kept longer (a new one costs a TLS handshake)."""
         self.backend = backend
         self.base_url = normalise_base_url(base_url or backend.url or "")
         self.timeouts = timeouts
@@ -71,7 +80,11 @@ class Upstream:
         if api_key:
             sent[auth_header] = f"{auth_scheme} {api_key}" if auth_scheme else api_key
         timeout = httpx.Timeout(connect=timeouts.connect, read=None, write=60.0, pool=None)
-        limits = httpx.Limits(max_connections=64, max_keepalive_connections=16, keepalive_expiry=30)
+        limits = httpx.Limits(
+            max_connections=64,
+            max_keepalive_connections=16,
+            keepalive_expiry=REMOTE_KEEPALIVE if remote else LOCAL_KEEPALIVE,
+        )
         if transport == "aiohttp":
             from httpx_aiohttp import AiohttpTransport
 

@@ -125,16 +125,18 @@ def answer(text: str, *, pieces: int = 3, delay: float = 0.0) -> ChatReply:
 
 
 def drop_reused(text: str, *, fresh_too: bool = False) -> ChatReply:
-    """Answers the first request on a connection and keeps it open, then closes it without a
-    byte when a second request arrives on it: what a client sees when it reuses a keep-alive
-    connection just as the backend closes it (llama-server and LM Studio close idle ones).
-    `fresh_too` drops the first request as well: a backend that never answers."""
+    """Answers on keep-alive connections, except once: the first request that arrives on a
+    connection already used is met with a close and no byte, what a client sees when it reuses a
+    connection just as the backend closes it for being idle (llama-server, LM Studio and vLLM
+    close idle ones after 5 s). `fresh_too` drops every request: a backend that never answers."""
     answered: set[int] = set()
+    dropped: list[int] = []
 
     async def reply(
         request: RawRequest, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> bool:
-        if fresh_too or id(writer) in answered:
+        if fresh_too or (id(writer) in answered and not dropped):
+            dropped.append(id(writer))
             return False
         answered.add(id(writer))
         return await answer(text)(request, reader, writer)
