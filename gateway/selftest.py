@@ -42,6 +42,15 @@ REPLY = ("The gateway", " answered", " the self-test.")
 # Set by app/launcher.py before `lmgate self-test` runs: the window and tray checks.
 gui_checks: Callable[[], list[Check]] | None = None
 _PROMPT = "Reply to the LM Gate self-test."
+# Counted through the gateway: letters with and without case, a contraction, digits, CJK, astral
+# symbols and letters, a combining mark, code. o200k_base makes it 45 tokens, plus the 4 every
+# message costs; a frozen build missing a piece of the tokenizer (its vocabulary, unicodedata)
+# counts it otherwise. tests/packaging/test_selftest.py checks the figure against the reference.
+COUNT_TEXT = (
+    "Grüße aus Köln: it's 2026, 日本語のテキスト, naïve café — 😀👍🏽 𝐀𝐛𝐜 x\u0301\n\t"
+    "def f(a, b): return a+b"
+)
+COUNT_EXPECTED = 49
 _TIMEOUT = 30.0
 
 
@@ -330,11 +339,14 @@ def _sse(lines: Iterable[str]) -> Iterator[tuple[str, dict[str, Any]]]:
 
 
 def _count(client: httpx.Client, fake: FakeOpenAI) -> str:
-    response = client.post("/v1/messages/count_tokens", json=_request())
+    body = {**_request(), "messages": [{"role": "user", "content": COUNT_TEXT}]}
+    response = client.post("/v1/messages/count_tokens", json=body)
     count = response.json().get("input_tokens")
-    if response.status_code != 200 or not isinstance(count, int) or count <= 0:
-        raise ValueError(f"{response.status_code}: {response.text}")
-    return f"{count} input tokens (the bundled tokenizer)"
+    if response.status_code != 200 or count != COUNT_EXPECTED:
+        raise ValueError(
+            f"expected {COUNT_EXPECTED} input tokens: {response.status_code}: {response.text}"
+        )
+    return f"{count} input tokens, as o200k_base counts them (the bundled tokenizer)"
 
 
 def keyring_checks() -> list[Check]:

@@ -13,9 +13,10 @@ import pytest
 from PySide6.QtGui import QImage
 
 from app.selftest import drawn
-from gateway import selftest
+from gateway import selftest, tokens
 from gateway.selftest import FakeOpenAI, gateway_checks
 from tests.paths import REPO
+from tests.reference_tokens import reference_count
 
 
 def lmgate(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -93,3 +94,10 @@ def test_drawn_tells_a_blank_image_from_a_drawing() -> None:
     assert not drawn(QImage())
     blank.setPixel(3, 3, 0xFF000000)
     assert drawn(blank)
+
+
+def test_the_self_tests_token_count_is_the_references() -> None:
+    # The frozen build's self-test expects this exact figure from its bundled tokenizer.
+    expected = reference_count(selftest.COUNT_TEXT) + tokens.MESSAGE_OVERHEAD_TOKENS
+    assert selftest.COUNT_EXPECTED == expected
+    assert not selftest.COUNT_TEXT.isascii()
