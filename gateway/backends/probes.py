@@ -60,8 +60,10 @@ class ProbeCache:
 
 
 def probe_timeout() -> httpx.Timeout:
-    # A local server accepts at once or is not there; a live one answers these reads in ms.
-    return httpx.Timeout(1.0, connect=0.3)
+    # A local server accepts at once or refuses at once, and a live one answers these reads in
+    # ms; but a machine busy running a model on its CPU can leave the gateway's loop waiting a
+    # few hundred ms, and a configured backend taken for down at start-up loses its traits.
+    return httpx.Timeout(1.0, connect=1.0)
 
 
 Client = httpx.AsyncClient
@@ -95,11 +97,11 @@ async def _call(
 
 
 def _reason(exc: BaseException) -> str:
+    if isinstance(exc, httpx.ConnectTimeout):  # its message is empty: not a refusal
+        return "no answer to the connection"
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
     if not text or text.startswith("All connection attempts failed"):
         return "connection refused"
-    if isinstance(exc, httpx.ConnectTimeout):
-        return "no answer to the connection"
     return text[:120]
 
 

@@ -8,6 +8,7 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
+import httpx
 import pytest
 
 from gateway.backends.catalogue import CatalogueSnapshot
@@ -17,6 +18,7 @@ from gateway.backends.discovery import (
     parse_ollama_host,
     same_place,
 )
+from gateway.backends.probes import ProbeCache, Unreachable, probe_lmstudio
 from gateway.backends.registry import Registry
 from gateway.config import BackendConfig, GatewayConfig
 from tests.fakes.asgi import PlainServer
@@ -283,3 +285,27 @@ def test_places_and_own_address() -> None:
     assert is_own_address("http://localhost:8082", "0.0.0.0", 8082)
     assert not is_own_address("http://127.0.0.1:8083", "127.0.0.1", 8082)
     assert not is_own_address("http://192.168.1.9:8082", "127.0.0.1", 8082)
+
+
+@pytest.mark.parametrize(
+    ("failure", "reason"),
+    [
+        (httpx.ConnectTimeout(""), "no answer to the connection"),  # httpx leaves it empty
+        (httpx.ConnectError("All connection attempts failed"), "connection refused"),
+        (httpx.ConnectError("[Errno 111] Connect call failed"), "[Errno 111] Connect call failed"),
+    ],
+    ids=["timeout", "refused", "other"],
+)
+def test_a_probe_that_gets_no_connection_says_why(failure: httpx.HTTPError, reason: str) -> None:
+    # A connection that timed out is not a refusal: the doctor and the log must not send the
+    # user to start a server that is running but slow to accept.
+    def fail(request: httpx.Request) -> httpx.Response:
+        raise failure
+
+    async def probe() -> None:
+        async with httpx.AsyncClient(transport=httpx.MockTransport(fail)) as client:
+            await probe_lmstudio(client, "http://127.0.0.1:1234", {}, ProbeCache())
+
+    with pytest.raises(Unreachable) as caught:
+        asyncio.run(probe())
+    assert caught.value.reason == reason
