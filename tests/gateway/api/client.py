@@ -22,6 +22,7 @@ __all__ = [
     "Gateway",
     "Start",
     "body",
+    "error_of",
     "last_record",
     "message_of",
     "post",
@@ -40,6 +41,18 @@ NATIVE: dict[str, dict[str, Any]] = {
     "ollama": {"version": "0.33.0"},
     "llamacpp": {"messages_api": True},
 }
+
+
+def error_of(response: httpx.Response, status: int | None = None) -> dict[str, Any]:
+    """The `error` of an Anthropic error envelope, which must be all the body holds (and, with
+    `status`, come with that status); never a traceback."""
+    if status is not None:
+        assert response.status_code == status, response.text
+    data = response.json()
+    assert data["type"] == "error" and set(data) == {"type", "error"}
+    assert "Traceback" not in response.text
+    error: dict[str, Any] = data["error"]
+    return error
 
 
 def body(text: str = "hi", *, stream: bool = False, **fields: Any) -> dict[str, Any]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import socket
 import time
-from collections.abc import Callable
 from typing import Any
 
 import anthropic
@@ -25,11 +24,10 @@ from tests.fakes.replies import (
     Text,
     context_length_exceeded,
 )
-from tests.fakes.server import FakeBackend, closed_port
+from tests.fakes.server import closed_port
+from tests.gateway.api.client import Gateway, Start, error_of
 from tests.gateway.translate.grammar import accumulate, assert_valid_stream, parse_sse
 
-Start = Callable[..., FakeBackend]
-Gateway = Callable[..., GatewayServer]
 BODY: dict[str, Any] = {
     "model": "claude-sonnet-4-6",
     "max_tokens": 50,
@@ -41,13 +39,6 @@ def post(server: GatewayServer, stream: bool = False, **kw: Any) -> httpx.Respon
     return httpx.post(
         f"{server.url}/v1/messages", json={**BODY, "stream": stream}, timeout=10, **kw
     )
-
-
-def error_of(response: httpx.Response) -> dict[str, Any]:
-    data = response.json()
-    assert data["type"] == "error" and set(data) == {"type", "error"}
-    error: dict[str, Any] = data["error"]
-    return error
 
 
 def stream_error(response: httpx.Response) -> dict[str, Any]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import socket
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -13,23 +13,14 @@ import pytest
 
 from gateway.events import EventBus
 from gateway.runner import GatewayServer
-from tests.fakes.server import FakeBackend
+from tests.gateway.api.client import Gateway, Start, error_of
 from tests.records import RecordSink
 
-Start = Callable[..., FakeBackend]
-Gateway = Callable[..., GatewayServer]
 BODY: dict[str, Any] = {
     "model": "claude-sonnet-4-6",
     "max_tokens": 5,
     "messages": [{"role": "user", "content": "hi"}],
 }
-
-
-def error_of(response: httpx.Response) -> dict[str, Any]:
-    data = response.json()
-    assert data["type"] == "error"
-    error: dict[str, Any] = data["error"]
-    return error
 
 
 @pytest.mark.parametrize(

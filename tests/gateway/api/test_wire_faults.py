@@ -14,7 +14,6 @@ import pytest
 from gateway.config import BackendConfig
 from gateway.runner import GatewayServer
 from tests.fakes.replies import Error, Text
-from tests.fakes.server import FakeBackend
 from tests.fakes.wire import (
     GOOD_MODEL,
     ChatReply,
@@ -28,11 +27,10 @@ from tests.fakes.wire import (
     huge_json,
     many_chunks,
 )
+from tests.gateway.api.client import Gateway, Start, error_of
 from tests.gateway.load.memory import MB, PeakRSS
 from tests.gateway.translate.grammar import Event, accumulate, assert_valid_stream, parse_sse
 
-Start = Callable[..., FakeBackend]
-Gateway = Callable[..., GatewayServer]
 BODY: dict[str, Any] = {
     "model": "claude-sonnet-4-6",
     "max_tokens": 50,
@@ -57,13 +55,6 @@ def text_of(response: httpx.Response, stream: bool) -> str:
         message = response.json()
     assert message["stop_reason"] == "end_turn"
     return "".join(block["text"] for block in message["content"])
-
-
-def error_of(response: httpx.Response) -> dict[str, Any]:
-    data = response.json()
-    assert data["type"] == "error" and set(data) == {"type", "error"}
-    error: dict[str, Any] = data["error"]
-    return error
 
 
 def still_serving(server: GatewayServer, model: str | None = None) -> None:

@@ -21,6 +21,7 @@ from gateway.logfile import LOG_FILE_NAME, attach_log_file
 from gateway.runner import GatewayServer
 from gateway.schemas.anthropic import MAX_DEPTH
 from tests.fakes.server import FakeBackend
+from tests.gateway.api.client import error_of
 from tests.gateway.translate.grammar import accumulate, assert_valid_stream, parse_sse
 from tests.records import RecordSink
 
@@ -41,15 +42,6 @@ def send(server: GatewayServer, raw: bytes, path: str = "/v1/messages") -> httpx
         headers={"content-type": "application/json"},
         timeout=60,
     )
-
-
-def error_of(response: httpx.Response, status: int) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    data = response.json()
-    assert data["type"] == "error" and set(data) == {"type", "error"}
-    assert "Traceback" not in response.text
-    error: dict[str, Any] = data["error"]
-    return error
 
 
 def nested(depth: int) -> bytes:
