@@ -6,6 +6,7 @@
     ├── AuthenticationFailed          authentication_error 401
     ├── PermissionDenied              permission_error     403
     ├── NotFound                      not_found_error      404
+    ├── MethodNotAllowed              invalid_request_error 405
     ├── RequestTooLarge               request_too_large    413
     ├── UnsupportedMediaType          invalid_request_error 415
     ├── RateLimited                   rate_limit_error     429  (retry-after)
@@ -15,7 +16,9 @@
     └── Overloaded                    overloaded_error     529  (retry-after)
 
 Claude Code reads `x-should-retry` and `retry-after`, and matches on error wording: a context
-overflow must start with "prompt is too long" or it will not compact.
+overflow must start with "prompt is too long" or it will not compact. The classes are the only
+status ↔ type table: `status_of_type` reads a backend's error type back into a status, and
+`for_status` picks the class for a status; gateway/api/error_answers.py sends them.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ __all__ = [
     "BackendUnavailable",
     "GatewayError",
     "InvalidRequest",
+    "MethodNotAllowed",
     "NotFound",
     "Overloaded",
     "PermissionDenied",
@@ -37,6 +41,8 @@ __all__ = [
     "UpstreamError",
     "UpstreamTimeout",
     "error_body",
+    "for_status",
+    "status_of_type",
 ]
 
 
@@ -104,6 +110,12 @@ class NotFound(GatewayError):
     retryable = False
 
 
+class MethodNotAllowed(GatewayError):
+    status = 405
+    error_type = "invalid_request_error"
+    retryable = False
+
+
 class RequestTooLarge(GatewayError):
     status = 413
     error_type = "request_too_large"
@@ -152,3 +164,34 @@ class Overloaded(GatewayError):
 
 def error_body(error_type: str, message: str) -> bytes:
     return orjson.dumps({"type": "error", "error": {"type": error_type, "message": message}})
+
+
+def _tree() -> list[type[GatewayError]]:
+    """Every class of the hierarchy, parents before children, in the order they are declared."""
+    out: list[type[GatewayError]] = [GatewayError]
+    for cls in out:
+        out.extend(cls.__subclasses__())
+    return out
+
+
+# The first class declared for a type (or a status) speaks for it: api_error is 500 (the base),
+# invalid_request_error 400 (InvalidRequest, not UnsupportedMediaType).
+_CLASS_OF_STATUS: dict[int, type[GatewayError]] = {}
+_STATUS_OF_TYPE: dict[str, int] = {}
+for _cls in sorted(_tree(), key=lambda c: c.__mro__.index(GatewayError)):
+    _CLASS_OF_STATUS.setdefault(_cls.status, _cls)
+    _STATUS_OF_TYPE.setdefault(_cls.error_type, _cls.status)
+
+
+def status_of_type(error_type: str) -> int:
+    """The status that goes with an Anthropic error type (500 for one not known)."""
+    return _STATUS_OF_TYPE.get(error_type, 500)
+
+
+def for_status(status: int, message: str) -> GatewayError:
+    """The error of the class that answers with `status`; a status no class has keeps the base
+    class's type (api_error) with that status."""
+    cls = _CLASS_OF_STATUS.get(status, GatewayError)
+    error = cls(message)
+    error.status = status
+    return error

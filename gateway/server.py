@@ -1,5 +1,5 @@
 """`create_app`: the FastAPI application, its lifespan (the backend registry: clients, discovery,
-catalogue) and the one place where errors become HTTP answers."""
+catalogue) and the handlers for what the framework raises (answered by api/error_answers.py)."""
 
 from __future__ import annotations
 
@@ -14,27 +14,17 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway import __version__
 from gateway.api import info, messages
+from gateway.api.error_answers import error_response
 from gateway.api.guard import Guard
 from gateway.api.record import refusal
 from gateway.api.state import GatewayState
 from gateway.backends.registry import Registry
 from gateway.config import GatewayConfig
-from gateway.errors import GatewayError, InvalidRequest, NotFound, error_body
+from gateway.errors import GatewayError, NotFound, for_status
 from gateway.events import EventBus
 from gateway.upstream.client import Transport
 
 __all__ = ["create_app"]
-
-_STATUS_TYPES = {
-    400: "invalid_request_error",
-    401: "authentication_error",
-    403: "permission_error",
-    404: "not_found_error",
-    405: "invalid_request_error",
-    413: "request_too_large",
-    429: "rate_limit_error",
-    529: "overloaded_error",
-}
 
 
 def create_app(
@@ -84,23 +74,16 @@ def create_app(
                 f"{request.method} {request.url.path} is not an endpoint here"
             )
         else:
-            error = InvalidRequest(str(exc.detail))
-            error.status = exc.status_code
-        kind = _STATUS_TYPES.get(error.status, "api_error")
-        return Response(
-            error_body(kind, error.message),
-            status_code=error.status,
-            media_type="application/json",
-            headers={"x-should-retry": "false"},
-        )
+            error = for_status(exc.status_code, str(exc.detail))
+        error.retryable = False  # the framework's answer to this request: asking again is the same
+        error.retry_after = None
+        return error_response(error)
 
     @app.exception_handler(Exception)
     async def crash(request: Request, exc: Exception) -> Response:
-        return Response(
-            error_body("api_error", f"the gateway failed: {type(exc).__name__}"),
-            status_code=500,
-            media_type="application/json",
-        )
+        # GatewayError is a 500 api_error; its x-should-retry: true is what a client assumes for
+        # a 500 without the header.
+        return error_response(GatewayError(f"the gateway failed: {type(exc).__name__}"))
 
     app.add_middleware(
         Guard,

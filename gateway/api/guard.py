@@ -12,6 +12,7 @@ import hmac
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
+from gateway.api.error_answers import send_error
 from gateway.api.record import new_id
 from gateway.errors import (
     AuthenticationFailed,
@@ -71,7 +72,7 @@ class Guard:
         problem = self.check(scope)
         if problem is not None:
             request_id = new_id("req_")
-            await _refuse(send, problem, request_id)
+            await send_error(send, problem, request_id)
             if self.on_refused is not None:
                 self.on_refused(scope, problem, request_id)
             return
@@ -153,10 +154,3 @@ async def read_body(receive: Any, limit: int) -> bytes:
         parts.append(chunk)
         if not message.get("more_body", False):
             return parts[0] if len(parts) == 1 else b"".join(parts)
-
-
-async def _refuse(send: Any, exc: GatewayError, request_id: str) -> None:
-    headers = [(b"content-type", b"application/json"), (b"request-id", request_id.encode())]
-    headers += [(k.encode(), v.encode()) for k, v in exc.headers().items()]
-    await send({"type": "http.response.start", "status": exc.status, "headers": headers})
-    await send({"type": "http.response.body", "body": exc.body(), "more_body": False})

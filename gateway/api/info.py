@@ -14,6 +14,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from gateway import __version__
+from gateway.api.error_answers import error_response
 from gateway.api.state import GatewayState
 from gateway.backends.catalogue import BackendInfo, ModelInfo
 from gateway.errors import NotFound
@@ -130,10 +131,7 @@ async def get_model(model_id: str, request: Request) -> Response:
     for entry in model_entries(_state(request)):
         if entry["id"] == model_id:
             return _json(entry)
-    exc = NotFound(f"model '{model_id}' is not listed here")
-    return Response(
-        exc.body(), status_code=404, media_type="application/json", headers=exc.headers()
-    )
+    return error_response(NotFound(f"model '{model_id}' is not listed here"))
 
 
 @router.get("/health")

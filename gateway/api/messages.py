@@ -11,6 +11,7 @@ import orjson
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from gateway.api.error_answers import error_response
 from gateway.api.guard import read_body
 from gateway.api.plan import counts_prompt, make_plan, swap_warning
 from gateway.api.record import RecordDraft, new_id, redact_headers
@@ -125,7 +126,7 @@ async def create_message(request: Request) -> Response | MessagesRelay | FixedAn
     except GatewayError as exc:
         draft.status, draft.error = exc.status, exc.message
         draft.publish(state.bus)
-        return _error(exc, draft.request_id)
+        return error_response(exc, draft.request_id)
     except ConnectionAbortedError:
         draft.status, draft.error = 499, "the client closed the connection"
         draft.publish(state.bus)
@@ -163,7 +164,7 @@ async def count_message_tokens(request: Request) -> Response:
     except GatewayError as exc:
         draft.status, draft.error = exc.status, exc.message
         draft.publish(state.bus)
-        return _error(exc, draft.request_id)
+        return error_response(exc, draft.request_id)
     except ConnectionAbortedError:
         return Response(status_code=499)
     draft.status = 200
@@ -215,15 +216,6 @@ async def _backend_count(
         return None
     draft.extra["counter"] = "backend"
     return count
-
-
-def _error(exc: GatewayError, request_id: str) -> Response:
-    return Response(
-        exc.body(),
-        status_code=exc.status,
-        media_type="application/json",
-        headers={**exc.headers(), "request-id": request_id},
-    )
 
 
 def redacted_request(req: MessagesRequest) -> dict[str, Any]:

@@ -26,17 +26,18 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from gateway.api.dialects import StreamDialect, parse_once, stream_dialect
+from gateway.api.error_answers import send_error
 from gateway.api.plan import Plan
 from gateway.api.record import RecordDraft
 from gateway.errors import GatewayError, InvalidRequest, UpstreamError, UpstreamTimeout
 from gateway.events import EventBus
 from gateway.queueing import BackendQueue
 from gateway.repair.tool_choice import satisfies
-from gateway.translate.sse import encode, encode_error
+from gateway.translate.sse import encode
 from gateway.translate.stream import Event, events_from_message
 from gateway.upstream.client import MAX_JSON_BODY, Upstream
 
-__all__ = ["FixedAnswer", "MessagesRelay", "error_response"]
+__all__ = ["FixedAnswer", "MessagesRelay"]
 
 log = logging.getLogger("lmgate.relay")
 
@@ -48,13 +49,6 @@ _SSE_HEADERS = [
 ]
 _JSON_HEADERS = [(b"content-type", b"application/json")]
 _PING = encode([("ping", {"type": "ping"})])
-
-
-async def error_response(send: Send, exc: GatewayError, request_id: str) -> None:
-    headers = [*_JSON_HEADERS, (b"request-id", request_id.encode())]
-    headers += [(k.encode(), v.encode()) for k, v in exc.headers().items()]
-    await send({"type": "http.response.start", "status": exc.status, "headers": headers})
-    await send({"type": "http.response.body", "body": exc.body(), "more_body": False})
 
 
 class MessagesRelay(Response):
@@ -342,14 +336,13 @@ class MessagesRelay(Response):
     async def _fail(self, exc: GatewayError) -> None:
         assert self._send is not None
         async with self._lock:
-            if self.committed:
+            committed = self.committed
+            if committed:
                 self.draft.extra["error_status"] = exc.status
-                frame = encode_error(exc.error_type, exc.message)
-                await self._send({"type": "http.response.body", "body": frame, "more_body": False})
             else:
                 self.committed = True
                 self.draft.status = exc.status
-                await error_response(self._send, exc, self.draft.request_id)
+            await send_error(self._send, exc, self.draft.request_id, committed=committed)
 
     async def _keep(self, work: asyncio.Task[None]) -> None:
         """Commit, ping and time out from one timer; see the module docstring."""
