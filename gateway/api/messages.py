@@ -99,9 +99,9 @@ async def create_message(request: Request) -> Response | MessagesRelay | FixedAn
             model_info,
             upstream,
             state.counter,
+            protocols=state.protocols,
             stream=stream,
             client_headers=dict(request.headers),
-            stream_options=route.backend_id not in state.no_stream_options,
         )
         # Counting is pure Python (~0.1 ms per KB not seen before) and the first count loads the
         # BPE tables (~0.3 s): a large body, or the first, is planned off the event loop.
@@ -120,7 +120,7 @@ async def create_message(request: Request) -> Response | MessagesRelay | FixedAn
             if swap:
                 draft.warnings.append(swap)
         draft.request_class = plan.request_class
-        draft.extra["protocol"] = plan.dialect
+        draft.extra["protocol"] = plan.protocol.name
         draft.changes.extend(plan.changes)
         draft.warnings.extend(plan.warnings)
     except GatewayError as exc:
@@ -143,7 +143,6 @@ async def create_message(request: Request) -> Response | MessagesRelay | FixedAn
         commit_after=config.commit_after,
         ping_interval=config.ping_interval,
         on_unreachable=registry.probe_soon,
-        on_stream_options_refused=lambda: state.no_stream_options.add(route.backend_id),
         capture=config.capture_bodies,
     )
 

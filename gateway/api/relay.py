@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import httpx
@@ -25,17 +25,17 @@ from starlette.background import BackgroundTask
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from gateway.api.dialects import StreamDialect, parse_once, stream_dialect
 from gateway.api.error_answers import send_error
 from gateway.api.plan import Plan
 from gateway.api.record import RecordDraft
-from gateway.errors import GatewayError, InvalidRequest, UpstreamError, UpstreamTimeout
+from gateway.errors import GatewayError, UpstreamError, UpstreamTimeout
 from gateway.events import EventBus
 from gateway.queueing import BackendQueue
 from gateway.repair.tool_choice import satisfies
 from gateway.translate.sse import encode
 from gateway.translate.stream import Event, events_from_message
 from gateway.upstream.client import MAX_JSON_BODY, Upstream
+from gateway.upstream.protocol import StreamDecoder, Unstreamed
 
 __all__ = ["FixedAnswer", "MessagesRelay"]
 
@@ -70,7 +70,6 @@ class MessagesRelay(Response):
         commit_after: float,
         ping_interval: float,
         on_unreachable: Callable[[], None] | None = None,
-        on_stream_options_refused: Callable[[], None] | None = None,
         capture: bool = False,
     ) -> None:
         self.upstream = upstream
@@ -84,9 +83,20 @@ class MessagesRelay(Response):
         self.commit_after = commit_after
         self.ping_interval = ping_interval
         self.on_unreachable = on_unreachable
-        self.on_stream_options_refused = on_stream_options_refused
         self.capture = capture
-        self.dialect = self._dialect(plan.dialect if plan.stream_upstream else "openai")
+        input_tokens = plan.prompt_tokens or 0
+        # An answer fetched whole needs no decoder: only its opening, when committed early.
+        self.decoder: StreamDecoder = (
+            plan.protocol.decoder(
+                message_id=message_id,
+                client_model=client_model,
+                input_tokens=input_tokens,
+                tool_names=plan.tool_names,
+                backend=upstream.base_url,
+            )
+            if plan.stream_upstream
+            else Unstreamed(message_id, client_model, input_tokens)
+        )
         self.committed = False
         self.got_bytes = False
         self.last_byte = 0.0
@@ -96,16 +106,6 @@ class MessagesRelay(Response):
         self._pending: list[Event] = []  # events held back until the stream is committed
         self._kick = asyncio.Event()  # wakes the keeper when the stream is committed
         self._send: Send | None = None
-
-    def _dialect(self, name: str) -> StreamDialect:
-        return stream_dialect(
-            name,
-            message_id=self.message_id,
-            client_model=self.client_model,
-            input_tokens=self.plan.prompt_tokens or 0,
-            tool_names=self.plan.tool_names,
-            backend=self.upstream.base_url,
-        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         loop = asyncio.get_running_loop()
@@ -127,8 +127,8 @@ class MessagesRelay(Response):
         finally:
             keeper.cancel()
             watcher.cancel()
-            if self.dialect.has_content and self.draft.usage is None:
-                self.draft.usage = self.dialect.usage
+            if self.decoder.has_content and self.draft.usage is None:
+                self.draft.usage = self.decoder.usage
             self.draft.publish(self.bus)
 
     async def _work(self) -> None:
@@ -175,47 +175,29 @@ class MessagesRelay(Response):
             self.on_unreachable()
         await self._fail(exc)
 
-    @asynccontextmanager
-    async def _open(self) -> AsyncIterator[httpx.Response]:
-        plan = self.plan
-        try:
-            async with self.upstream.post(
-                plan.url, plan.body, headers=plan.headers, retries=plan.retries
-            ) as response:
-                yield response
-        except InvalidRequest as exc:
-            # Some OpenAI-compatible servers refuse stream_options: once without, and remember.
-            if "stream_options" not in exc.message or "stream_options" not in plan.body:
-                raise
-            if self.on_stream_options_refused is not None:
-                self.on_stream_options_refused()
-            plan.body = {k: v for k, v in plan.body.items() if k != "stream_options"}
-            self.draft.changes.append("stream_options dropped: the backend refuses it")
-            async with self.upstream.post(
-                plan.url, plan.body, headers=plan.headers, retries=plan.retries
-            ) as response:
-                yield response
+    def _open(self) -> AbstractAsyncContextManager[httpx.Response]:
+        return self.plan.protocol.open(self.upstream, self.plan.request, self.draft.changes)
 
     async def _relay_stream(self) -> None:
         loop = asyncio.get_running_loop()
-        dialect = self.dialect
+        decoder = self.decoder
         async with self._open() as response:
             self.got_bytes = True
             self.last_byte = loop.time()
             async for data in response.aiter_bytes():
                 self.last_byte = loop.time()
-                events, done, failure = dialect.feed(data)
+                events, done, failure = decoder.feed(data)
                 await self._forward(events)
                 if failure is not None:
                     raise failure
                 if done:
                     break
-        final = dialect.finish()
-        self.draft.stop_reason = dialect.stop_reason
-        self._note(*dialect.notes())
+        final = decoder.finish()
+        self.draft.stop_reason = decoder.stop_reason
+        self._note(*decoder.notes())
         await self._emit(final, last=True)
         if self.capture:
-            self.draft.response_body = dialect.message()
+            self.draft.response_body = decoder.message()
 
     def _note(self, repairs: list[str], warnings: list[str]) -> None:
         self.draft.changes.extend(repairs)
@@ -224,7 +206,7 @@ class MessagesRelay(Response):
     async def _forward(self, events: list[Event]) -> None:
         if not events:
             return
-        if self.committed or self.dialect.has_content:
+        if self.committed or self.decoder.has_content:
             await self._emit(events)
         else:  # a role-only first chunk is not content: the stream is not committed on it
             self._pending += events
@@ -245,8 +227,7 @@ class MessagesRelay(Response):
                         f"the backend's answer is larger than {MAX_JSON_BODY >> 20} MB; refused"
                     )
                 parts.append(data)
-        message, notes = parse_once(
-            self.plan.dialect,
+        message, notes = self.plan.protocol.parse(
             b"".join(parts),
             message_id=self.message_id,
             client_model=self.client_model,
@@ -310,7 +291,7 @@ class MessagesRelay(Response):
             if not self.committed:
                 await self._commit(with_start=with_start)
             if events:
-                if self.draft.ttft_ms is None and self.dialect.has_content:
+                if self.draft.ttft_ms is None and self.decoder.has_content:
                     self.draft.mark_first_token()
                 await self._send(
                     {"type": "http.response.body", "body": encode(events), "more_body": not last}
@@ -326,7 +307,7 @@ class MessagesRelay(Response):
         self.draft.status = 200
         headers = [*_SSE_HEADERS, (b"request-id", self.draft.request_id.encode())]
         await self._send({"type": "http.response.start", "status": 200, "headers": headers})
-        start = (self.dialect.start() if with_start else []) + self._pending
+        start = (self.decoder.start() if with_start else []) + self._pending
         self._pending = []
         if start:
             await self._send(
@@ -367,7 +348,7 @@ class MessagesRelay(Response):
             if self.stream:
                 if not self.committed:
                     commit_at = self._t0 + self.commit_after
-                    if now >= commit_at and not self.dialect.has_content:
+                    if now >= commit_at and not self.decoder.has_content:
                         async with self._lock:
                             if not self.committed:
                                 await self._commit()

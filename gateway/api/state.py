@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from gateway.backends.catalogue import BackendInfo
+from gateway.backends.protocol_choice import ProtocolChoice
 from gateway.backends.registry import Registry
 from gateway.config import GatewayConfig
 from gateway.context import PromptCounter
@@ -25,8 +26,9 @@ class GatewayState:
     started_at: float = 0.0
     counter: PromptCounter = field(default_factory=PromptCounter)
     queues: dict[str, BackendQueue] = field(default_factory=dict)
-    # Backends that refused `stream_options` once: not sent to them again.
-    no_stream_options: set[str] = field(default_factory=set)
+    # The protocol objects and the rule that picks one per request; what they remember of the
+    # backends lives in them.
+    protocols: ProtocolChoice = field(default_factory=ProtocolChoice)
 
     def queue_for(self, backend_id: str, info: BackendInfo | None) -> BackendQueue | None:
         """The backend's queue, sized from its slots: what the config says, else what the server

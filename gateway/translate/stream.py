@@ -13,7 +13,7 @@ from gateway.translate.response import map_stop_reason, map_usage, tool_use_id
 from gateway.translate.thinking import SIGNATURE, ThinkTagSplitter
 from gateway.translate.toolcalls import CallPiece, Piece, ToolCallSniffer
 
-__all__ = ["Event", "StreamTranslator", "events_from_message"]
+__all__ = ["Event", "StreamTranslator", "events_from_message", "message_start"]
 
 Event = tuple[str, dict[str, Any]]
 
@@ -102,14 +102,7 @@ class StreamTranslator:
         if self._started:
             return []
         self._started = True
-        message = _message_shell(self._message_id, self._client_model)
-        message["usage"] = {
-            "input_tokens": self._input_tokens,
-            "cache_creation_input_tokens": 0,
-            "cache_read_input_tokens": 0,
-            "output_tokens": 0,
-        }
-        return [("message_start", {"type": "message_start", "message": message})]
+        return [message_start(self._message_id, self._client_model, self._input_tokens)]
 
     def feed(self, chunk: dict[str, Any]) -> list[Event]:
         events = self.start() if not self._started else []
@@ -392,6 +385,18 @@ def events_from_message(message: dict[str, Any]) -> list[Event]:
     )
     events.append(("message_stop", {"type": "message_stop"}))
     return events
+
+
+def message_start(message_id: str, client_model: str, input_tokens: int) -> Event:
+    """The message_start a stream opens with, before the model has said anything."""
+    message = _message_shell(message_id, client_model)
+    message["usage"] = {
+        "input_tokens": input_tokens,
+        "cache_creation_input_tokens": 0,
+        "cache_read_input_tokens": 0,
+        "output_tokens": 0,
+    }
+    return ("message_start", {"type": "message_start", "message": message})
 
 
 def _message_shell(message_id: str, client_model: str) -> dict[str, Any]:

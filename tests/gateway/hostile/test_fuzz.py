@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gateway.api.dialects import parse_once, stream_dialect
+from gateway.backends.protocol_choice import ProtocolChoice
 from gateway.errors import GatewayError, InvalidRequest, UpstreamError
 from gateway.repair.stream import AnthropicStreamRepairer
 from gateway.schemas.anthropic import parse_messages_request
@@ -32,6 +32,7 @@ FUZZ = settings(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 TOOLS = ("Bash", "Read", "Edit")
+PROTOCOLS = ProtocolChoice()
 
 scalars = st.one_of(
     st.none(),
@@ -361,8 +362,7 @@ answers = st.fixed_dictionaries(
 @given(body=st.one_of(answers.map(orjson.dumps), st.binary(max_size=50)))
 def test_any_non_streamed_answer_reads_to_a_message_or_an_error(dialect: str, body: bytes) -> None:
     try:
-        message, _ = parse_once(
-            dialect,
+        message, _ = PROTOCOLS.by_name(dialect).parse(
             body,
             message_id="msg_fuzz",
             client_model="claude-sonnet-4-6",
@@ -392,8 +392,7 @@ frames = st.one_of(
 def test_any_bytes_from_a_backend_decode_to_events_or_an_error(
     dialect: str, pieces: list[bytes], cut: int
 ) -> None:
-    state = stream_dialect(
-        dialect,
+    state = PROTOCOLS.by_name(dialect).decoder(
         message_id="msg_fuzz",
         client_model="claude-sonnet-4-6",
         input_tokens=0,

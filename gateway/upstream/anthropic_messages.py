@@ -1,0 +1,158 @@
+"""The native Messages API: POST …/messages with the client's own body (the model renamed, the
+billing block and metadata removed, max_tokens fitted), answers through gateway/repair."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from typing import Any
+
+from gateway.repair.message import repair_message
+from gateway.repair.stream import AnthropicStreamRepairer
+from gateway.translate.conversation import BILLING_PREFIX
+from gateway.translate.sse import AnthropicSSEDecoder
+from gateway.translate.stream import Event
+from gateway.upstream.client import Upstream
+from gateway.upstream.protocol import (
+    Fed,
+    Outgoing,
+    StreamDecoder,
+    UpstreamProtocol,
+    UpstreamRequest,
+    native_error,
+    read_object,
+)
+
+__all__ = ["IMAGE_NOTE", "AnthropicMessages"]
+
+# Betas that a native backend is known to refuse; none are known for the local servers today.
+_REFUSED_BETAS: dict[str, frozenset[str]] = {}
+_FORWARDED_HEADERS = ("anthropic-version", "anthropic-beta")
+IMAGE_NOTE = "[image omitted: this model has no vision]"
+
+
+class AnthropicMessages(UpstreamProtocol):
+    name = "anthropic"
+
+    def build(self, out: Outgoing, upstream: Upstream) -> UpstreamRequest:
+        kind = out.info.kind if out.info else "openai"
+        return UpstreamRequest(
+            out.backend_id,
+            upstream.url("messages"),
+            _native_body(out),
+            _native_headers(out.client_headers, kind),
+            out.retries,
+        )
+
+    def decoder(
+        self,
+        *,
+        message_id: str,
+        client_model: str,
+        input_tokens: int,
+        tool_names: Collection[str],
+        backend: str,
+    ) -> StreamDecoder:
+        repairer = AnthropicStreamRepairer(
+            client_model=client_model, message_id=message_id, tool_names=tool_names
+        )
+        return _EventDecoder(repairer, backend)
+
+    def parse(
+        self,
+        body: bytes,
+        *,
+        message_id: str,
+        client_model: str,
+        tool_names: Collection[str],
+        backend: str,
+    ) -> tuple[dict[str, Any], list[str]]:
+        payload = read_object(body, backend)
+        if payload.get("type") == "error" and isinstance(payload.get("error"), dict):
+            raise native_error(payload["error"], backend)
+        return repair_message(payload, client_model=client_model, tool_names=tool_names)
+
+
+class _EventDecoder(StreamDecoder):
+    state: AnthropicStreamRepairer
+
+    def __init__(self, repairer: AnthropicStreamRepairer, backend: str) -> None:
+        super().__init__(repairer, backend)
+        self.decoder = AnthropicSSEDecoder()
+
+    def feed(self, data: bytes) -> Fed:
+        events: list[Event] = []
+        for event in self.decoder.feed(data):
+            events += self.state.feed(event)
+            error = self.state.error
+            if error is not None:
+                # The relay sends the error itself, worded like the HTTP error would be.
+                kept = [e for e in events if e[0] != "error"]
+                return kept, True, native_error(error, self.backend)
+        return events, False, None
+
+    def notes(self) -> tuple[list[str], list[str]]:
+        return list(self.state.repairs), list(self.decoder.warnings)
+
+
+def _native_body(out: Outgoing) -> dict[str, Any]:
+    raw = out.raw
+    body = {k: v for k, v in raw.items() if k != "metadata"}
+    if "metadata" in raw:
+        out.changes.append("metadata dropped")  # it carries Claude Code's device id
+    body["model"] = out.model_name
+    body["max_tokens"] = out.max_tokens
+    body["stream"] = out.stream
+    system = raw.get("system")
+    if isinstance(system, list):
+        kept = [
+            b
+            for b in system
+            if not (isinstance(b, dict) and str(b.get("text", "")).startswith(BILLING_PREFIX))
+        ]
+        if len(kept) != len(system):
+            out.changes.append("billing header removed")
+            body["system"] = kept
+    elif isinstance(system, str) and system.startswith(BILLING_PREFIX):
+        out.changes.append("billing header removed")
+        body["system"] = system.partition("\n")[2].lstrip("\n")
+    if out.model is not None and out.model.vision is False:
+        body["messages"], count = _without_images(raw["messages"])
+        if count:
+            out.changes.append(f"{count} image(s) replaced by a note")
+            out.warnings.append(f"{out.model_name} has no vision: {count} image(s) not sent")
+    return body
+
+
+def _without_images(messages: list[Any]) -> tuple[list[Any], int]:
+    count = 0
+
+    def blocks(content: Any) -> Any:
+        nonlocal count
+        if not isinstance(content, list):
+            return content
+        out = []
+        for block in content:
+            if isinstance(block, dict) and block.get("type") == "image":
+                count += 1
+                out.append({"type": "text", "text": IMAGE_NOTE})
+            elif isinstance(block, dict) and block.get("type") == "tool_result":
+                out.append({**block, "content": blocks(block.get("content"))})
+            else:
+                out.append(block)
+        return out
+
+    result = [
+        {**m, "content": blocks(m.get("content"))} if isinstance(m, dict) else m for m in messages
+    ]
+    return result, count
+
+
+def _native_headers(client_headers: dict[str, str], kind: str) -> dict[str, str]:
+    """anthropic-version/-beta forwarded; never the client's own credentials."""
+    headers = {k: client_headers[k] for k in _FORWARDED_HEADERS if k in client_headers}
+    headers.setdefault("anthropic-version", "2023-06-01")
+    refused = _REFUSED_BETAS.get(kind)
+    if refused and "anthropic-beta" in headers:
+        kept = [b for b in headers["anthropic-beta"].split(",") if b.strip() not in refused]
+        headers["anthropic-beta"] = ",".join(kept)
+    return headers
