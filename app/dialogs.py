@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 
 from app.background import Background
 from gateway.backends.presets import PRESETS, connection_for
-from gateway.claude_settings import Plan
+from gateway.claude_settings import SettingsChange
 from gateway.config import BackendConfig
 
 __all__ = ["BackendDialog", "DiffDialog", "probe_provider"]
@@ -34,7 +34,7 @@ __all__ = ["BackendDialog", "DiffDialog", "probe_provider"]
 class DiffDialog(QDialog):
     """Shows the exact change to the settings file; Apply accepts."""
 
-    def __init__(self, plan: Plan, parent: QWidget | None = None) -> None:
+    def __init__(self, plan: SettingsChange, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.plan = plan
         verb = "Apply to" if plan.action == "apply" else "Restore"

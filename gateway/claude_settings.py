@@ -33,7 +33,7 @@ __all__ = [
     "BACKUP_SUFFIX",
     "MANIFEST_SUFFIX",
     "ClaudeSettingsError",
-    "Plan",
+    "SettingsChange",
     "applied_url",
     "desired_settings",
     "plan_apply",
@@ -58,7 +58,7 @@ class ClaudeSettingsError(Exception):
 
 
 @dataclass(frozen=True, slots=True)
-class Plan:
+class SettingsChange:
     """A change to Claude Code's settings, computed but not written."""
 
     path: Path
@@ -130,7 +130,7 @@ def plan_apply(
     helper: str | None = None,
     auto_compact_window: int | None = None,
     path: Path | None = None,
-) -> Plan:
+) -> SettingsChange:
     """The settings with the gateway's variables merged in; what they replace is recorded."""
     path = path or settings_path()
     before, data = _read(path)
@@ -161,10 +161,10 @@ def plan_apply(
         "had_env": had_env,
         "keys": entries,
     }
-    return Plan(path, before, _dumps(data, before), manifest, "apply")
+    return SettingsChange(path, before, _dumps(data, before), manifest, "apply")
 
 
-def plan_restore(path: Path | None = None) -> Plan:
+def plan_restore(path: Path | None = None) -> SettingsChange:
     """The settings with every key LM Gate wrote, and still holding its value, put back."""
     path = path or settings_path()
     manifest = _read_manifest(path)
@@ -180,10 +180,10 @@ def plan_restore(path: Path | None = None) -> Plan:
             _set(data, key, _load_value(entry, "previous"))
     if not manifest.get("had_env") and data.get("env") == {}:
         del data["env"]
-    return Plan(path, before, _dumps(data, before), None, "restore")
+    return SettingsChange(path, before, _dumps(data, before), None, "restore")
 
 
-def write(plan: Plan) -> None:
+def write(plan: SettingsChange) -> None:
     """Put the planned file in place. Refuses when the file changed since the plan was made."""
     now, _ = _read(plan.path)
     if now != plan.before:

@@ -218,13 +218,13 @@ class OverviewPage(QWidget):
         self.apply.setEnabled(False)
         self.controller.background.submit(make_plan, self._show_plan, self._failed)  # type: ignore[arg-type]
 
-    def _show_plan(self, plan: claude_settings.Plan) -> None:
+    def _show_plan(self, plan: claude_settings.SettingsChange) -> None:
         self.apply.setEnabled(True)
         self.dialog = DiffDialog(plan, self)
         self.dialog.accepted.connect(lambda: self._write(plan))
         self.dialog.open()
 
-    def _write(self, plan: claude_settings.Plan) -> None:
+    def _write(self, plan: claude_settings.SettingsChange) -> None:
         def written(_: None) -> None:
             self.check_claude()
             if plan.action == "apply":

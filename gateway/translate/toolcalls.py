@@ -14,7 +14,7 @@ from typing import Any
 
 from gateway.translate.toolread import Unreadable, read_calls
 from gateway.translate.toolscan import JsonScan, TagScan
-from gateway.translate.toolsyntax import FAIL, MAYBE, Plan, classify, closing
+from gateway.translate.toolsyntax import FAIL, MAYBE, Opening, classify, closing
 
 __all__ = ["CallPiece", "Piece", "TextPiece", "ToolCallSniffer", "extract_tool_calls"]
 
@@ -54,7 +54,7 @@ class _Candidate:
         self.gap = gap  # the blank before the marker on its line: dropped with a call
         self.parts: list[str] = []
         self.size = 0
-        self.plan: Plan | None = None
+        self.plan: Opening | None = None
         self.scan: JsonScan | TagScan | None = None
         self.body_end = -1
         self.close_start = -1
@@ -163,7 +163,7 @@ class ToolCallSniffer:
                 return self._reject(out)
             if verdict == MAYBE:
                 return ""
-            assert isinstance(verdict, Plan)
+            assert isinstance(verdict, Opening)
             cand.plan, base, text, start = verdict, 0, head, verdict.body_start
             if verdict.body == "function":
                 cand.scan = TagScan(

@@ -13,7 +13,7 @@ import orjson
 from gateway.translate.toolscan import CALL_KEYS
 
 if TYPE_CHECKING:
-    from gateway.translate.toolsyntax import Plan
+    from gateway.translate.toolsyntax import Opening
 
 __all__ = ["Unreadable", "loads_lenient", "read_calls"]
 
@@ -36,7 +36,7 @@ class Unreadable(ValueError):
 
 
 def read_calls(
-    plan: Plan,
+    plan: Opening,
     body: str,
     *,
     closers: str | None,

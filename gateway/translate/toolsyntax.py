@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass
 from typing import Final, Literal
 
-__all__ = ["FAIL", "MAYBE", "Plan", "Verdict", "classify", "closing"]
+__all__ = ["FAIL", "MAYBE", "Opening", "Verdict", "classify", "closing"]
 
 Verdict = Literal["maybe", "fail"]
 MAYBE: Final[Verdict] = "maybe"
@@ -26,7 +26,7 @@ _HSPACE = re.compile(r"[ \t]*")
 
 
 @dataclass(slots=True)
-class Plan:
+class Opening:
     """What a candidate's opening said: the format, where the body starts and what it is."""
 
     label: str
@@ -42,13 +42,13 @@ class Plan:
         return f"{self.label} in a ``` fence" if self.fenced else self.label
 
 
-def classify(head: str, tools: frozenset[str], final: bool) -> Plan | Verdict:
+def classify(head: str, tools: frozenset[str], final: bool) -> Opening | Verdict:
     """Read a candidate's opening; MAYBE until it is complete (never once `final`)."""
     verdict = _classify(head, tools)
     return FAIL if final and verdict == MAYBE else verdict
 
 
-def _classify(head: str, tools: frozenset[str]) -> Plan | Verdict:
+def _classify(head: str, tools: frozenset[str]) -> Opening | Verdict:
     i, fenced = 0, False
     if head[0] == "`":
         fence = _FENCE_OPEN.match(head)
@@ -87,18 +87,18 @@ def _classify(head: str, tools: frozenset[str]) -> Plan | Verdict:
                 return MAYBE
             if head[i] != "{":
                 return FAIL
-            return Plan("<|python_tag|>", "call", i, fenced=fenced)
+            return Opening("<|python_tag|>", "call", i, fenced=fenced)
         if _partial(head, i, "[TOOL_CALLS]") or _partial(head, i, "<|python_tag|>"):
             return MAYBE
     if head[i] in "{[":
         label = "<tool_call>" if tool_call else "bare JSON"
-        return Plan(label, "call", i, tool_call=tool_call, fenced=fenced)
+        return Opening(label, "call", i, tool_call=tool_call, fenced=fenced)
     return FAIL
 
 
 def _function(
     head: str, i: int, tools: frozenset[str], *, fenced: bool, tool_call: bool
-) -> Plan | Verdict:
+) -> Opening | Verdict:
     """`<function=NAME>` then parameters, a JSON object or the end (Qwen3-Coder, Functionary)."""
     start = i + len("<function=")
     match = _FUNCTION_NAME.match(head, start)
@@ -120,17 +120,17 @@ def _function(
     )
     if head[j] == "{" or any(head.startswith(end, j) for end in ends):
         label = "<function=…>"
-        return Plan(label, "function", match.end(), name, tool_call=tool_call, fenced=fenced)
+        return Opening(label, "function", match.end(), name, tool_call=tool_call, fenced=fenced)
     return MAYBE if any(_partial(head, j, end) for end in ends) else FAIL
 
 
-def _mistral(head: str, i: int, tools: frozenset[str], fenced: bool) -> Plan | Verdict:
+def _mistral(head: str, i: int, tools: frozenset[str], fenced: bool) -> Opening | Verdict:
     """`[TOOL_CALLS][{…}]` (before v11), `[TOOL_CALLS]NAME{…}` (v11), `NAME[ARGS]{…}` (v13)."""
     i = _skip(head, i)
     if i == len(head):
         return MAYBE
     if head[i] in "[{":
-        return Plan("[TOOL_CALLS]", "call", i, fenced=fenced, single=False)
+        return Opening("[TOOL_CALLS]", "call", i, fenced=fenced, single=False)
     match = _MISTRAL_NAME.match(head, i)
     if match is None:
         return FAIL
@@ -153,10 +153,10 @@ def _mistral(head: str, i: int, tools: frozenset[str], fenced: bool) -> Plan | V
     j = _skip(head, j)
     if j == len(head):
         return MAYBE
-    return Plan("[TOOL_CALLS]", "args", j, name, fenced=fenced) if head[j] == "{" else FAIL
+    return Opening("[TOOL_CALLS]", "args", j, name, fenced=fenced) if head[j] == "{" else FAIL
 
 
-def closing(tail: str, plan: Plan, final: bool) -> tuple[int, list[str]] | Verdict:
+def closing(tail: str, plan: Opening, final: bool) -> tuple[int, list[str]] | Verdict:
     """After the body: how much of `tail` the call's closing tags take, with notes."""
     notes: list[str] = []
     j = 0
