@@ -347,3 +347,40 @@ def test_a_model_still_loading_is_waited_for(fake_backend: Start, gateway_server
     assert message["content"] == [{"type": "text", "text": DEFAULT_TEXT}]
     assert len(fake.requests_to("/v1/messages")) == 2
     assert last_record(records).status == 200
+
+
+# --- a whole answer needs no stream decoder ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("flavour", "stream", "extra"),
+    [
+        *((flavour, False, {}) for flavour in NATIVE),
+        ("ollama", True, FORCED),  # asked whole to check the tool call, streamed to the client
+    ],
+)
+def test_a_native_answer_fetched_whole_builds_no_openai_translator(
+    flavour: str,
+    stream: bool,
+    extra: dict[str, Any],
+    fake_backend: Start,
+    gateway_server: Gateway,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    built: list[str] = []
+
+    def translator(*args: Any, **kwargs: Any) -> Any:
+        built.append("StreamTranslator")
+        raise AssertionError("a chat-completions translator for a native answer")
+
+    monkeypatch.setattr("gateway.upstream.openai_chat.StreamTranslator", translator)
+    monkeypatch.setattr("gateway.upstream.ollama_chat.StreamTranslator", translator)
+    fake, server, records = start_pair(fake_backend, gateway_server, flavour, fake=NATIVE[flavour])
+    fake.script(ToolCalls([ToolCall("Bash", {"command": "pwd"})]))
+    message = message_of(post(server, body("where am I?", stream=stream, **extra)))
+    assert message["content"][-1]["input"] == {"command": "pwd"}
+    (sent,) = fake.requests_to("/v1/messages")
+    assert sent.body["stream"] is False
+    record = last_record(records)
+    assert record.extra["protocol"] == "anthropic" and record.status == 200
+    assert built == []
