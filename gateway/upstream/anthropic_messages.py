@@ -34,7 +34,7 @@ class AnthropicMessages(UpstreamProtocol):
     name = "anthropic"
 
     def build(self, out: Outgoing, upstream: Upstream) -> UpstreamRequest:
-        kind = out.info.kind if out.info else "openai"
+        kind = out.info.kind if out.info else ""
         return UpstreamRequest(
             out.backend_id,
             upstream.url("messages"),
