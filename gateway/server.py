@@ -76,7 +76,6 @@ def create_app(
         else:
             error = for_status(exc.status_code, str(exc.detail))
         error.retryable = False  # the framework's answer to this request: asking again is the same
-        error.retry_after = None
         return error_response(error)
 
     @app.exception_handler(Exception)

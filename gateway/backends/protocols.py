@@ -4,6 +4,8 @@ version (and what the server was seen to serve). The user's `protocol` setting o
   openai     translate Anthropic Messages ↔ OpenAI chat completions (every server has it)
   anthropic  pass the Messages API through to the server's own /v1/messages
   ollama     Ollama's native /api/chat (it takes num_ctx, which Ollama's OpenAI path ignores)
+
+Which protocol object one request then uses: gateway/backends/protocol_choice.py.
 """
 
 from __future__ import annotations
