@@ -35,7 +35,7 @@ from gateway.repair.tool_choice import satisfies
 from gateway.translate.sse import encode
 from gateway.translate.stream import Event, events_from_message
 from gateway.upstream.client import MAX_JSON_BODY, Upstream
-from gateway.upstream.protocol import StreamDecoder, Unstreamed
+from gateway.upstream.protocol import ReplySpec, StreamDecoder, Unstreamed
 
 __all__ = ["FixedAnswer", "MessagesRelay"]
 
@@ -84,18 +84,12 @@ class MessagesRelay(Response):
         self.ping_interval = ping_interval
         self.on_unreachable = on_unreachable
         self.capture = capture
-        input_tokens = plan.prompt_tokens or 0
+        self.reply = ReplySpec(
+            message_id, client_model, plan.prompt_tokens or 0, plan.tool_names, upstream.base_url
+        )
         # An answer fetched whole needs no decoder: only its opening, when committed early.
         self.decoder: StreamDecoder = (
-            plan.protocol.decoder(
-                message_id=message_id,
-                client_model=client_model,
-                input_tokens=input_tokens,
-                tool_names=plan.tool_names,
-                backend=upstream.base_url,
-            )
-            if plan.stream_upstream
-            else Unstreamed(message_id, client_model, input_tokens)
+            plan.protocol.decoder(self.reply) if plan.stream_upstream else Unstreamed(self.reply)
         )
         self.committed = False
         self.got_bytes = False
@@ -227,13 +221,7 @@ class MessagesRelay(Response):
                         f"the backend's answer is larger than {MAX_JSON_BODY >> 20} MB; refused"
                     )
                 parts.append(data)
-        message, notes = self.plan.protocol.parse(
-            b"".join(parts),
-            message_id=self.message_id,
-            client_model=self.client_model,
-            tool_names=self.plan.tool_names,
-            backend=self.upstream.base_url,
-        )
+        message, notes = self.plan.protocol.parse(b"".join(parts), self.reply)
         self.draft.changes.extend(notes)
         return message
 

@@ -3,7 +3,6 @@ billing block and metadata removed, max_tokens fitted), answers through gateway/
 
 from __future__ import annotations
 
-from collections.abc import Collection
 from typing import Any
 
 from gateway.repair.message import repair_message
@@ -15,6 +14,7 @@ from gateway.upstream.client import Upstream
 from gateway.upstream.protocol import (
     Fed,
     Outgoing,
+    ReplySpec,
     StreamDecoder,
     UpstreamProtocol,
     UpstreamRequest,
@@ -43,33 +43,19 @@ class AnthropicMessages(UpstreamProtocol):
             out.retries,
         )
 
-    def decoder(
-        self,
-        *,
-        message_id: str,
-        client_model: str,
-        input_tokens: int,
-        tool_names: Collection[str],
-        backend: str,
-    ) -> StreamDecoder:
+    def decoder(self, reply: ReplySpec) -> StreamDecoder:
         repairer = AnthropicStreamRepairer(
-            client_model=client_model, message_id=message_id, tool_names=tool_names
+            client_model=reply.client_model,
+            message_id=reply.message_id,
+            tool_names=reply.tool_names,
         )
-        return _EventDecoder(repairer, backend)
+        return _EventDecoder(repairer, reply.backend)
 
-    def parse(
-        self,
-        body: bytes,
-        *,
-        message_id: str,
-        client_model: str,
-        tool_names: Collection[str],
-        backend: str,
-    ) -> tuple[dict[str, Any], list[str]]:
-        payload = read_object(body, backend)
+    def parse(self, body: bytes, reply: ReplySpec) -> tuple[dict[str, Any], list[str]]:
+        payload = read_object(body, reply.backend)
         if payload.get("type") == "error" and isinstance(payload.get("error"), dict):
-            raise native_error(payload["error"], backend)
-        return repair_message(payload, client_model=client_model, tool_names=tool_names)
+            raise native_error(payload["error"], reply.backend)
+        return repair_message(payload, client_model=reply.client_model, tool_names=reply.tool_names)
 
 
 class _EventDecoder(StreamDecoder):

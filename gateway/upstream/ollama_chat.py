@@ -4,7 +4,6 @@ and the StreamTranslator."""
 
 from __future__ import annotations
 
-from collections.abc import Collection
 from typing import Any
 
 from gateway.errors import GatewayError
@@ -17,10 +16,11 @@ from gateway.translate.ollama import (
 from gateway.translate.response import openai_to_anthropic_with_notes
 from gateway.translate.stream import Event, StreamTranslator
 from gateway.upstream.client import Upstream
-from gateway.upstream.openai_chat import translated
+from gateway.upstream.openai_chat import chat_translator, translated
 from gateway.upstream.protocol import (
     Fed,
     Outgoing,
+    ReplySpec,
     StreamDecoder,
     UpstreamProtocol,
     UpstreamRequest,
@@ -47,35 +47,16 @@ class OllamaChat(UpstreamProtocol):
             out.backend_id, f"{upstream.root_url}/api/chat", body, {}, out.retries
         )
 
-    def decoder(
-        self,
-        *,
-        message_id: str,
-        client_model: str,
-        input_tokens: int,
-        tool_names: Collection[str],
-        backend: str,
-    ) -> StreamDecoder:
-        translator = StreamTranslator(
-            message_id=message_id,
-            client_model=client_model,
-            input_tokens=input_tokens,
-            tool_names=tool_names,
-        )
-        return _LineDecoder(translator, backend, message_id)
+    def decoder(self, reply: ReplySpec) -> StreamDecoder:
+        return _LineDecoder(chat_translator(reply), reply.backend, reply.message_id)
 
-    def parse(
-        self,
-        body: bytes,
-        *,
-        message_id: str,
-        client_model: str,
-        tool_names: Collection[str],
-        backend: str,
-    ) -> tuple[dict[str, Any], list[str]]:
-        payload = OllamaChunkAdapter(message_id).response(read_object(body, backend))
+    def parse(self, body: bytes, reply: ReplySpec) -> tuple[dict[str, Any], list[str]]:
+        payload = OllamaChunkAdapter(reply.message_id).response(read_object(body, reply.backend))
         return openai_to_anthropic_with_notes(
-            payload, client_model=client_model, message_id=message_id, tool_names=tool_names
+            payload,
+            client_model=reply.client_model,
+            message_id=reply.message_id,
+            tool_names=reply.tool_names,
         )
 
 

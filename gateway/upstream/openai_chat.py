@@ -7,7 +7,7 @@ once more without it, and the backend is remembered so that it is never sent the
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Collection
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -25,13 +25,14 @@ from gateway.upstream.client import Upstream
 from gateway.upstream.protocol import (
     Fed,
     Outgoing,
+    ReplySpec,
     StreamDecoder,
     UpstreamProtocol,
     UpstreamRequest,
     read_object,
 )
 
-__all__ = ["OpenAIChat", "translated", "traits_for"]
+__all__ = ["OpenAIChat", "chat_translator", "traits_for", "translated"]
 
 
 class OpenAIChat(UpstreamProtocol):
@@ -69,37 +70,15 @@ class OpenAIChat(UpstreamProtocol):
             ) as response:
                 yield response
 
-    def decoder(
-        self,
-        *,
-        message_id: str,
-        client_model: str,
-        input_tokens: int,
-        tool_names: Collection[str],
-        backend: str,
-    ) -> StreamDecoder:
-        translator = StreamTranslator(
-            message_id=message_id,
-            client_model=client_model,
-            input_tokens=input_tokens,
-            tool_names=tool_names,
-        )
-        return _ChunkDecoder(translator, backend)
+    def decoder(self, reply: ReplySpec) -> StreamDecoder:
+        return _ChunkDecoder(chat_translator(reply), reply.backend)
 
-    def parse(
-        self,
-        body: bytes,
-        *,
-        message_id: str,
-        client_model: str,
-        tool_names: Collection[str],
-        backend: str,
-    ) -> tuple[dict[str, Any], list[str]]:
+    def parse(self, body: bytes, reply: ReplySpec) -> tuple[dict[str, Any], list[str]]:
         return openai_to_anthropic_with_notes(
-            read_object(body, backend),
-            client_model=client_model,
-            message_id=message_id,
-            tool_names=tool_names,
+            read_object(body, reply.backend),
+            client_model=reply.client_model,
+            message_id=reply.message_id,
+            tool_names=reply.tool_names,
         )
 
 
@@ -121,6 +100,16 @@ class _ChunkDecoder(StreamDecoder):
                 return events, True, exc
             events += self.state.feed(chunk)
         return events, False, None
+
+
+def chat_translator(reply: ReplySpec) -> StreamTranslator:
+    """The chat-completions state machine for one answer (the Ollama protocol's too)."""
+    return StreamTranslator(
+        message_id=reply.message_id,
+        client_model=reply.client_model,
+        input_tokens=reply.input_tokens,
+        tool_names=reply.tool_names,
+    )
 
 
 def translated(out: Outgoing, *, stream_usage: bool) -> dict[str, Any]:

@@ -29,6 +29,7 @@ from gateway.upstream.errors import map_backend_error
 __all__ = [
     "Fed",
     "Outgoing",
+    "ReplySpec",
     "StreamDecoder",
     "UpstreamProtocol",
     "UpstreamRequest",
@@ -69,6 +70,19 @@ class UpstreamRequest:
     body: dict[str, Any]
     headers: dict[str, str]
     retries: int  # before the first byte (remote providers)
+
+
+@dataclass(frozen=True, slots=True)
+class ReplySpec:
+    """What the client's answer is made of, whatever the backend sends: its id, the model name
+    the client asked for, the prompt's size, the tools it may call; and the backend's URL, which
+    errors name."""
+
+    message_id: str
+    client_model: str
+    input_tokens: int
+    tool_names: Collection[str]
+    backend: str
 
 
 class StreamDecoder(ABC):
@@ -114,15 +128,16 @@ class Unstreamed(StreamDecoder):
     """The decoder's place while an answer is fetched whole (whatever the protocol): nothing
     is decoded; a stream to the client that is committed early opens with this message_start."""
 
-    def __init__(self, message_id: str, client_model: str, input_tokens: int) -> None:
-        self._shell = (message_id, client_model, input_tokens)
+    def __init__(self, reply: ReplySpec) -> None:
+        self._reply = reply
         self._started = False
 
     def start(self) -> list[Event]:
         if self._started:
             return []
         self._started = True
-        return [message_start(*self._shell)]
+        reply = self._reply
+        return [message_start(reply.message_id, reply.client_model, reply.input_tokens)]
 
     def feed(self, data: bytes) -> Fed:
         raise UpstreamError("a whole answer is not decoded as a stream")
@@ -169,27 +184,11 @@ class UpstreamProtocol(ABC):
         )
 
     @abstractmethod
-    def decoder(
-        self,
-        *,
-        message_id: str,
-        client_model: str,
-        input_tokens: int,
-        tool_names: Collection[str],
-        backend: str,
-    ) -> StreamDecoder:
+    def decoder(self, reply: ReplySpec) -> StreamDecoder:
         """A fresh decoder for one streamed answer."""
 
     @abstractmethod
-    def parse(
-        self,
-        body: bytes,
-        *,
-        message_id: str,
-        client_model: str,
-        tool_names: Collection[str],
-        backend: str,
-    ) -> tuple[dict[str, Any], list[str]]:
+    def parse(self, body: bytes, reply: ReplySpec) -> tuple[dict[str, Any], list[str]]:
         """A non-streamed answer as an Anthropic message, with the repairs made to it."""
 
 

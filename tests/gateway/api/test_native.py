@@ -373,8 +373,8 @@ def test_a_native_answer_fetched_whole_builds_no_openai_translator(
         built.append("StreamTranslator")
         raise AssertionError("a chat-completions translator for a native answer")
 
+    # Both chat protocols build theirs through openai_chat.chat_translator.
     monkeypatch.setattr("gateway.upstream.openai_chat.StreamTranslator", translator)
-    monkeypatch.setattr("gateway.upstream.ollama_chat.StreamTranslator", translator)
     fake, server, records = start_pair(fake_backend, gateway_server, flavour, fake=NATIVE[flavour])
     fake.script(ToolCalls([ToolCall("Bash", {"command": "pwd"})]))
     message = message_of(post(server, body("where am I?", stream=stream, **extra)))

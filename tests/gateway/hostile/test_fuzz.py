@@ -21,6 +21,7 @@ from gateway.repair.stream import AnthropicStreamRepairer
 from gateway.schemas.anthropic import parse_messages_request
 from gateway.translate.request import BackendTraits, anthropic_to_openai
 from gateway.translate.stream import StreamTranslator
+from gateway.upstream.protocol import ReplySpec
 from tests.gateway.hostile.full import FULL
 from tests.gateway.translate.grammar import assert_valid_stream
 
@@ -33,6 +34,7 @@ FUZZ = settings(
 )
 TOOLS = ("Bash", "Read", "Edit")
 PROTOCOLS = ProtocolChoice()
+REPLY = ReplySpec("msg_fuzz", "claude-sonnet-4-6", 0, TOOLS, "http://127.0.0.1:1/v1")
 
 scalars = st.one_of(
     st.none(),
@@ -77,6 +79,8 @@ def mutated_requests(draw: st.DrawFn) -> Any:
                 node = node[key]
             if draw(st.booleans()) and isinstance(node, dict):
                 node.pop(path[-1], None)
+            elif isinstance(node, dict) and not isinstance(path[-1], str):
+                continue  # a list an earlier change made a dict: JSON has no integer keys
             else:
                 node[path[-1]] = draw(json_values)
         except (KeyError, IndexError, TypeError):
@@ -362,13 +366,7 @@ answers = st.fixed_dictionaries(
 @given(body=st.one_of(answers.map(orjson.dumps), st.binary(max_size=50)))
 def test_any_non_streamed_answer_reads_to_a_message_or_an_error(dialect: str, body: bytes) -> None:
     try:
-        message, _ = PROTOCOLS.by_name(dialect).parse(
-            body,
-            message_id="msg_fuzz",
-            client_model="claude-sonnet-4-6",
-            tool_names=TOOLS,
-            backend="http://127.0.0.1:1/v1",
-        )
+        message, _ = PROTOCOLS.by_name(dialect).parse(body, REPLY)
     except GatewayError:
         return
     orjson.dumps(message)
@@ -392,13 +390,7 @@ frames = st.one_of(
 def test_any_bytes_from_a_backend_decode_to_events_or_an_error(
     dialect: str, pieces: list[bytes], cut: int
 ) -> None:
-    state = PROTOCOLS.by_name(dialect).decoder(
-        message_id="msg_fuzz",
-        client_model="claude-sonnet-4-6",
-        input_tokens=0,
-        tool_names=TOOLS,
-        backend="http://127.0.0.1:1/v1",
-    )
+    state = PROTOCOLS.by_name(dialect).decoder(REPLY)
     data = b"".join(pieces)
     try:
         for start in range(0, len(data), cut):  # reads that cut anywhere, frames included

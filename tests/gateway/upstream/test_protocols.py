@@ -22,7 +22,13 @@ from gateway.upstream.anthropic_messages import AnthropicMessages
 from gateway.upstream.client import Upstream
 from gateway.upstream.ollama_chat import OllamaChat
 from gateway.upstream.openai_chat import OpenAIChat
-from gateway.upstream.protocol import Outgoing, StreamDecoder, Unstreamed, UpstreamProtocol
+from gateway.upstream.protocol import (
+    Outgoing,
+    ReplySpec,
+    StreamDecoder,
+    Unstreamed,
+    UpstreamProtocol,
+)
 
 BACKEND = "http://127.0.0.1:11434/v1"
 REQ: MessagesRequest = {
@@ -204,14 +210,11 @@ STREAMS: dict[str, tuple[UpstreamProtocol, bytes]] = {
 }
 
 
+REPLY = ReplySpec("msg_1", "claude-sonnet-4-6", 7, (), BACKEND)
+
+
 def _decoder(protocol: UpstreamProtocol) -> StreamDecoder:
-    return protocol.decoder(
-        message_id="msg_1",
-        client_model="claude-sonnet-4-6",
-        input_tokens=7,
-        tool_names=(),
-        backend=BACKEND,
-    )
+    return protocol.decoder(REPLY)
 
 
 @pytest.mark.parametrize("name", STREAMS)
@@ -292,13 +295,7 @@ WHOLE: dict[str, tuple[UpstreamProtocol, dict[str, Any]]] = {
 @pytest.mark.parametrize("name", WHOLE)
 def test_each_protocol_parses_its_whole_answer_to_a_message(name: str) -> None:
     protocol, answer = WHOLE[name]
-    message, _ = protocol.parse(
-        orjson.dumps(answer),
-        message_id="msg_1",
-        client_model="claude-sonnet-4-6",
-        tool_names=(),
-        backend=BACKEND,
-    )
+    message, _ = protocol.parse(orjson.dumps(answer), REPLY)
     assert message["type"] == "message" and message["model"] == "claude-sonnet-4-6"
     assert message["content"] == [{"type": "text", "text": "Hi"}]
     assert message["stop_reason"] == "end_turn"
@@ -307,15 +304,13 @@ def test_each_protocol_parses_its_whole_answer_to_a_message(name: str) -> None:
 def test_a_native_error_answer_keeps_its_type_and_status() -> None:
     body = orjson.dumps({"type": "error", "error": {"type": "overloaded_error", "message": "busy"}})
     with pytest.raises(Overloaded) as caught:
-        AnthropicMessages().parse(
-            body, message_id="m", client_model="c", tool_names=(), backend=BACKEND
-        )
+        AnthropicMessages().parse(body, REPLY)
     assert (caught.value.status, caught.value.error_type) == (529, "overloaded_error")
 
 
 def test_a_whole_answers_early_opening_is_the_translators() -> None:
     """A stream committed before a fetched answer arrives opens as the translator's would."""
-    unstreamed = Unstreamed("msg_1", "claude-sonnet-4-6", 42)
+    unstreamed = Unstreamed(ReplySpec("msg_1", "claude-sonnet-4-6", 42, (), BACKEND))
     translator = StreamTranslator(
         message_id="msg_1", client_model="claude-sonnet-4-6", input_tokens=42
     )
