@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from typing import Any
 
 import httpx
@@ -116,7 +117,7 @@ def translated(out: Outgoing, *, stream_usage: bool) -> dict[str, Any]:
     """The chat-completions body for `out` (the Ollama protocol starts from it too)."""
     traits = traits_for(out.info, out.model, out.model_name)
     if not stream_usage:
-        traits = _without_stream_usage(traits)
+        traits = replace(traits, stream_usage=False)
     fitted: MessagesRequest = {**out.req, "max_tokens": out.max_tokens}
     translation = anthropic_to_openai(fitted, out.model_name, stream=out.stream, traits=traits)
     out.changes.extend(translation.changes)
@@ -141,8 +142,3 @@ def traits_for(info: BackendInfo | None, model: ModelInfo | None, model_name: st
         reasoning_roundtrip=bool(preset and preset.reasoning_roundtrip),
         clean_json_schema=bool(preset and preset.clean_json_schema),
     )
-
-
-def _without_stream_usage(traits: BackendTraits) -> BackendTraits:
-    fields = {name: getattr(traits, name) for name in traits.__slots__}
-    return BackendTraits(**{**fields, "stream_usage": False})
