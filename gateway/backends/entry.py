@@ -12,7 +12,7 @@ from gateway.backends.catalogue import BackendInfo, ModelInfo
 from gateway.backends.discovery import server_root
 from gateway.backends.presets import Connection, connection_for
 from gateway.backends.probes import Found
-from gateway.backends.protocols import decide
+from gateway.backends.protocol_choice import decide
 from gateway.config import BackendConfig
 from gateway.upstream.client import Upstream
 

@@ -1,20 +1,53 @@
-"""Which protocol a request speaks, per backend and per request: the one place it is decided.
+"""Which protocol the gateway speaks, per backend and per request: the one place it is decided.
 
-Per backend: what gateway/backends/protocols.py's table decided for the server's kind and version
-(or the config's `protocol`), carried as `BackendInfo.protocol`. Per request: an Ollama backend
-whose loaded context is too small for the request goes through Ollama's /api/chat, because its
-OpenAI and Anthropic endpoints ignore num_ctx and silently truncate the prompt.
+Per backend (`decide`, when a probe identifies the server): the config's `protocol`, else the
+first row of gateway/backends/protocols.py's table that matches the server's kind and version,
+else OpenAI chat completions; carried as `BackendInfo.protocol`. Per request
+(`ProtocolChoice.choose`): that protocol's object, except that an Ollama backend whose loaded
+context is too small for the request goes through Ollama's /api/chat, because its OpenAI and
+Anthropic endpoints ignore num_ctx and silently truncate the prompt.
+
+  openai     translate Anthropic Messages ↔ OpenAI chat completions (every server has it)
+  anthropic  pass the Messages API through to the server's own /v1/messages
+  ollama     Ollama's native /api/chat (it takes num_ctx, which Ollama's OpenAI path ignores)
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
+from dataclasses import dataclass
+
 from gateway.backends.catalogue import BackendInfo, ModelInfo
+from gateway.backends.protocols import TABLE, parse_version
 from gateway.upstream.anthropic_messages import AnthropicMessages
 from gateway.upstream.ollama_chat import OllamaChat
 from gateway.upstream.openai_chat import OpenAIChat
 from gateway.upstream.protocol import UpstreamProtocol
 
-__all__ = ["ProtocolChoice"]
+__all__ = ["Decision", "ProtocolChoice", "decide"]
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    protocol: str
+    reason: str
+
+
+def decide(
+    kind: str, version: str | None, features: Collection[str] = (), configured: str = "auto"
+) -> Decision:
+    if configured != "auto":
+        return Decision(configured, "set in the config")
+    parsed = parse_version(version)
+    for rule in TABLE:
+        if rule.kind != kind:
+            continue
+        if rule.min_version is not None and parsed is not None and parsed >= rule.min_version:
+            return Decision(rule.protocol, rule.reason)
+        if rule.feature is not None and rule.feature in features:
+            return Decision(rule.protocol, rule.reason)
+    what = f"{kind} {version}" if version else kind
+    return Decision(OpenAIChat.name, f"no native Messages API is known for {what}")
 
 
 class ProtocolChoice:

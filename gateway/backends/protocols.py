@@ -1,20 +1,13 @@
-"""Which protocol the gateway speaks to a local server: a decision table per server kind and
-version (and what the server was seen to serve). The user's `protocol` setting overrides it.
-
-  openai     translate Anthropic Messages ↔ OpenAI chat completions (every server has it)
-  anthropic  pass the Messages API through to the server's own /v1/messages
-  ollama     Ollama's native /api/chat (it takes num_ctx, which Ollama's OpenAI path ignores)
-
-Which protocol object one request then uses: gateway/backends/protocol_choice.py.
-"""
+"""The table of which protocol each local server speaks, per server kind and version (and what
+the server was seen to serve); gateway/backends/protocol_choice.py decides from it and says what
+each protocol is."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Collection
 from dataclasses import dataclass
 
-__all__ = ["TABLE", "Decision", "Rule", "decide", "parse_version"]
+__all__ = ["TABLE", "Rule", "parse_version"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,12 +17,6 @@ class Rule:
     reason: str
     min_version: tuple[int, ...] | None = None  # the rule holds from this version on
     feature: str | None = None  # …or when the probe saw this feature
-
-
-@dataclass(frozen=True, slots=True)
-class Decision:
-    protocol: str
-    reason: str
 
 
 # First matching row wins.
@@ -75,20 +62,3 @@ def parse_version(text: str | None) -> tuple[int, ...] | None:
     if match is None or "." not in match.group(1):
         return None
     return tuple(int(part) for part in match.group(1).split("."))
-
-
-def decide(
-    kind: str, version: str | None, features: Collection[str] = (), configured: str = "auto"
-) -> Decision:
-    if configured != "auto":
-        return Decision(configured, "set in the config")
-    parsed = parse_version(version)
-    for rule in TABLE:
-        if rule.kind != kind:
-            continue
-        if rule.min_version is not None and parsed is not None and parsed >= rule.min_version:
-            return Decision(rule.protocol, rule.reason)
-        if rule.feature is not None and rule.feature in features:
-            return Decision(rule.protocol, rule.reason)
-    what = f"{kind} {version}" if version else kind
-    return Decision("openai", f"no native Messages API is known for {what}")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.backends.protocols import TABLE, decide, parse_version
+from gateway.backends.protocol_choice import decide
+from gateway.backends.protocols import TABLE, parse_version
 
 
 @pytest.mark.parametrize(
