@@ -47,7 +47,7 @@ class BackendInfo:
     remote: bool = False
     slots: int | None = None  # parallel requests it serves (llama.cpp total_slots)
     display_name: str | None = None
-    protocol_reason: str | None = None  # why `protocol` (gateway.backends.protocols)
+    protocol_reason: str | None = None  # why `protocol` (gateway.backends.protocol_choice)
     features: tuple[str, ...] = ()  # what the probe saw, e.g. "rest-v1", "messages"
     # For the request path, from the config and the preset:
     max_output_tokens: int | None = None  # the provider's output ceiling
