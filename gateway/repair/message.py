@@ -8,8 +8,8 @@ from typing import Any, Final
 
 from gateway.translate.arguments import parse_arguments
 from gateway.translate.response import tool_use_id
+from gateway.translate.textcalls import CallPiece, extract_tool_calls
 from gateway.translate.thinking import SIGNATURE
-from gateway.translate.toolcalls import CallPiece, extract_tool_calls
 
 __all__ = [
     "STOP_REASONS",

@@ -6,8 +6,8 @@ from collections.abc import Collection
 from typing import Any
 
 from gateway.translate.arguments import parse_arguments
+from gateway.translate.textcalls import CallPiece, extract_tool_calls
 from gateway.translate.thinking import SIGNATURE, ThinkTagSplitter
-from gateway.translate.toolcalls import CallPiece, extract_tool_calls
 
 __all__ = [
     "map_stop_reason",
