@@ -39,11 +39,20 @@ from gateway.routing import ROLES
 from gateway.runner import GatewayServer, PortInUse
 from gateway.upstream.client import Transport
 
-__all__ = ["MASK", "GatewayController"]
+__all__ = ["HEALTH_TEXT", "MASK", "GatewayController"]
 
 log = logging.getLogger("lmgate.app")
 
 MASK = "********"
+# What the window says for each `health()`; the tray says it in lower case.
+HEALTH_TEXT = {
+    "healthy": "Running",
+    "degraded": "Running, with a problem",
+    "starting": "Starting…",
+    "stopping": "Stopping…",
+    "stopped": "Stopped",
+    "failed": "Failed",
+}
 
 
 class GatewayController(QObject):

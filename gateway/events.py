@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -41,8 +41,8 @@ class RequestRecord:
     output_tokens: int | None = None
     cached_tokens: int | None = None
     stop_reason: str | None = None
-    changes: list[str] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
+    changes: Sequence[str] = ()  # a tuple once published
+    warnings: Sequence[str] = ()
     error: str | None = None
     request_body: Any = None
     response_body: Any = None

@@ -50,6 +50,9 @@ def redact_headers(headers: list[tuple[bytes, bytes]]) -> dict[str, str]:
 class RecordDraft(RequestRecord):
     """The record of a request still running: filled in as it goes, published once."""
 
+    # Lists while the request runs (the path appends to them), tuples once published.
+    changes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
     t0: float = field(default_factory=time.perf_counter)
     usage: dict[str, int] | None = None  # as the answer reports it; becomes the token counts
     published: bool = False
@@ -70,8 +73,8 @@ class RecordDraft(RequestRecord):
             input_tokens=usage.get("input_tokens"),
             output_tokens=usage.get("output_tokens"),
             cached_tokens=usage.get("cache_read_input_tokens"),
-            changes=list(self.changes),
-            warnings=list(self.warnings),
+            changes=tuple(self.changes),
+            warnings=tuple(self.warnings),
             extra=dict(self.extra),
         )
         bus.publish(RequestRecord(**values))

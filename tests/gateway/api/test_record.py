@@ -25,6 +25,6 @@ def test_a_draft_publishes_one_record_that_later_writes_do_not_change() -> None:
     assert type(record) is RequestRecord
     assert (record.request_id, record.client_model, record.status) == ("req_1", "claude-x", 200)
     assert (record.input_tokens, record.output_tokens, record.cached_tokens) == (10, 3, 4)
-    assert record.changes == ["metadata dropped"]
+    assert record.changes == ("metadata dropped",)
     assert record.extra == {"protocol": "openai"}
     assert record.latency_ms >= 0
