@@ -225,7 +225,8 @@ class GatewayServer:
             registry=registry,
         )
         state = app.state.gateway
-        assert isinstance(state, GatewayState)
+        if not isinstance(state, GatewayState):  # create_app's own, read once here
+            raise TypeError(f"the app's state is a {type(state).__name__}, not a GatewayState")
         uconfig = uvicorn.Config(
             app,
             loop="asyncio",
