@@ -237,7 +237,7 @@ def main(
 
 def _serve(args: argparse.Namespace) -> int:
     config = _with_flags(_load_config(args.config), args)
-    token: Any = args.token or os.environ.get("LMGATE_TOKEN")
+    token: str | Callable[[], str | None] | None = args.token or os.environ.get("LMGATE_TOKEN")
     if not token and is_loopback(config.host):
         # Read from the keyring on a thread while the gateway starts to listen.
         from gateway.keystore import LazyToken
