@@ -20,7 +20,7 @@ from PySide6.QtCore import QObject, Signal
 from app.background import Background
 from app.bridge import CatalogueBridge
 from app.model_advice import routed
-from app.ports import is_loopback, next_free_port
+from app.ports import next_free_port
 from app.signals import emit
 from gateway.backends.catalogue import CatalogueSnapshot
 from gateway.config import BackendConfig, ConfigLoad, GatewayConfig, save_config
@@ -34,14 +34,25 @@ from gateway.keystore import (
     generate_token,
     get_token,
 )
+from gateway.loopback import unguarded
+from gateway.routing import ROLES
 from gateway.runner import GatewayServer, PortInUse
 from gateway.upstream.client import Transport
 
-__all__ = ["MASK", "GatewayController", "catalogue_of"]
+__all__ = ["HEALTH_TEXT", "MASK", "GatewayController"]
 
 log = logging.getLogger("lmgate.app")
 
 MASK = "********"
+# What the window says for each `health()`; the tray says it in lower case.
+HEALTH_TEXT = {
+    "healthy": "Running",
+    "degraded": "Running, with a problem",
+    "starting": "Starting…",
+    "stopping": "Stopping…",
+    "stopped": "Stopped",
+    "failed": "Failed",
+}
 
 
 class GatewayController(QObject):
@@ -195,7 +206,7 @@ class GatewayController(QObject):
     def set_model(self, role: str, target: str | None) -> None:
         """Choose the model for "big", "small" or "opus" (None: automatic / not set apart).
         Applies to the next request and is saved."""
-        if role not in ("big", "small", "opus"):
+        if role not in ROLES:
             raise ValueError(f"unknown role {role!r}")
         self.update(**{role: target})
 
@@ -209,7 +220,7 @@ class GatewayController(QObject):
             where = ".".join(str(p) for p in error["loc"])
             emit(self.problem_reported, "error", f"{where}: {error['msg']}")
             return False
-        if not self.token and not is_loopback(new.host):
+        if unguarded(new.host, self.token):
             emit(
                 self.problem_reported,
                 "error",
@@ -270,15 +281,13 @@ class GatewayController(QObject):
 
     def refresh_backends(self) -> None:
         """Probe the backends now instead of at the next tick (on the gateway's loop)."""
-        registry = self._catalogue_source()
-        if registry is not None:
-            registry.probe_soon()
+        if self.server is not None:
+            self.server.refresh_backends()
 
     def set_fast_refresh(self, fast: bool) -> None:
         """While a window shows the catalogue, the registry refreshes it more often."""
-        registry = self._catalogue_source()
-        if registry is not None:
-            registry.set_fast_refresh(fast)
+        if self.server is not None:
+            self.server.set_fast_refresh(fast)
 
     # --- internals ----------------------------------------------------------------------------
 
@@ -377,17 +386,11 @@ class GatewayController(QObject):
                 keys[backend.id] = value
         return keys
 
-    def _catalogue_source(self) -> Any:
-        if self.server is None or self.server.app is None:
-            return None
-        return getattr(self.server.app.state.gateway, "registry", None)
-
     def _attach(self) -> None:
         self._detach()
-        registry = self._catalogue_source()
-        if registry is not None:
-            self._unsubscribe = registry.subscribe(self._bridge.publish)
-            self._set_snapshot(registry.snapshot())
+        if self.server is not None:
+            self._unsubscribe = self.server.subscribe_catalogue(self._bridge.publish)
+            self._set_snapshot(self.server.catalogue())
 
     def _detach(self) -> None:
         if self._unsubscribe is not None:
@@ -403,12 +406,3 @@ class GatewayController(QObject):
         self.snapshot = snapshot
         emit(self.catalogue_changed, snapshot)
         emit(self.state_changed, self.state)
-
-
-def catalogue_of(state: Any) -> CatalogueSnapshot:
-    """The gateway's current catalogue (empty before its registry starts)."""
-    registry = getattr(state, "registry", None)
-    if registry is None:
-        return CatalogueSnapshot()
-    snapshot: CatalogueSnapshot = registry.snapshot()
-    return snapshot

@@ -24,7 +24,8 @@ from PySide6.QtWidgets import (
 )
 
 from app.background import Background
-from gateway.backends.presets import PRESETS, connection_for
+from gateway.backends.connection import connection_for
+from gateway.backends.presets import PRESETS
 from gateway.claude_settings import SettingsChange
 from gateway.config import BackendConfig
 

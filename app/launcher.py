@@ -6,10 +6,13 @@ The only non-GUI module in `app/`: it must not import PySide6 unless it starts t
 
 from __future__ import annotations
 
-import importlib
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from gateway.selftest import Check
 
 __all__ = ["has_display", "main"]
 
@@ -28,13 +31,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     from gateway import cli
 
+    gui_checks: Callable[[], list[Check]] | None = None
     if args[:1] == ["self-test"] and "--no-gui" not in args:
-        from gateway import selftest
+        # The desktop half of the self-test lives in app/ (gateway/ never imports it) and loads
+        # Qt: imported only for this command.
+        from app.selftest import checks
 
-        # The desktop half of the self-test lives in app/: gateway/ never imports it.
-        selftest.gui_checks = importlib.import_module("app.selftest").checks
+        gui_checks = checks
     if args:
-        return cli.main(args)
+        return cli.main(args, gui_checks=gui_checks)
     if not has_display():
         print(
             "lmgate: there is no display (DISPLAY and WAYLAND_DISPLAY are unset), so the gateway "
@@ -42,6 +47,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return cli.main(["serve"])
-    gui = importlib.import_module("app.main")
-    result = gui.run()
-    return result if isinstance(result, int) else 0
+    # Qt is loaded only here, for the desktop app.
+    from app.main import run
+
+    return run()

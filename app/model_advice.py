@@ -9,10 +9,9 @@ from gateway.backends.catalogue import CatalogueSnapshot, ModelInfo
 from gateway.backends.doctor import MIN_WINDOW, WANTED_WINDOW
 from gateway.config import GatewayConfig
 from gateway.errors import GatewayError
-from gateway.routing import Route, resolve
+from gateway.routing import ROLE_MODELS, Route, resolve
 
 __all__ = [
-    "ROLE_PROBES",
     "SINGLE_MODEL_KINDS",
     "Advice",
     "advise",
@@ -24,8 +23,6 @@ __all__ = [
 # Servers that hold one model at a time: big ≠ small means a reload on every switch. Elsewhere
 # the sign is the one `lmgate doctor` reads: one of the two loaded, the other not.
 SINGLE_MODEL_KINDS = frozenset({"llamacpp"})
-# A client model name per role, resolved the way a request's would be.
-ROLE_PROBES = {"big": "claude-sonnet-4-6", "small": "claude-haiku-4-5", "opus": "claude-opus-4-7"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +68,7 @@ def model_details(model: ModelInfo) -> str:
 def routed(role: str, config: GatewayConfig, snapshot: CatalogueSnapshot) -> Route | None:
     """Where a request for `role` goes now; None when no model is known for it."""
     try:
-        return resolve(ROLE_PROBES[role], config, snapshot.index())
+        return resolve(ROLE_MODELS[role], config, snapshot.index())
     except GatewayError:
         return None
 

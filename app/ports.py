@@ -1,11 +1,10 @@
-"""Address checks for the settings page: is a host loopback, and which port is free next."""
+"""Which port is free next, for the settings page and a port that is taken."""
 
 from __future__ import annotations
 
-import ipaddress
 import socket
 
-__all__ = ["is_loopback", "next_free_port"]
+__all__ = ["next_free_port"]
 
 
 def next_free_port(host: str, taken: int, tries: int = 50) -> int | None:
@@ -19,12 +18,3 @@ def next_free_port(host: str, taken: int, tries: int = 50) -> int | None:
                 continue
             return port
     return None
-
-
-def is_loopback(host: str) -> bool:
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False

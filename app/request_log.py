@@ -112,8 +112,8 @@ class Row:
             tokens_per_s=_tokens_per_s(record),
             stop_reason=record.stop_reason,
             error=record.error,
-            changes=record.changes,
-            warnings=record.warnings,
+            changes=tuple(record.changes),
+            warnings=tuple(record.warnings),
         )
 
     def cell(self, column: int) -> str:

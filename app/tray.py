@@ -10,21 +10,12 @@ from PySide6.QtCore import QObject
 from PySide6.QtGui import QAction, QActionGroup, QGuiApplication
 from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
-from app.controller import GatewayController
+from app.controller import HEALTH_TEXT, GatewayController
 from app.icons import tray_icon
 from app.model_advice import model_details, routed
 from gateway.envline import default_shell
 
 __all__ = ["Tray"]
-
-_STATE_TEXT = {
-    "healthy": "running",
-    "degraded": "running, with a problem",
-    "starting": "starting…",
-    "stopping": "stopping…",
-    "stopped": "stopped",
-    "failed": "failed",
-}
 
 
 class Tray(QObject):
@@ -76,7 +67,7 @@ class Tray(QObject):
 
     def tooltip(self) -> str:
         c = self.controller
-        lines = [f"LM Gate: {_STATE_TEXT.get(c.health(), c.state)}", c.url]
+        lines = [f"LM Gate: {_health(c)}", c.url]
         for role, label in (("big", "Sonnet"), ("small", "Haiku")):
             route = routed(role, c.config, c.snapshot)
             if route is not None:
@@ -87,7 +78,7 @@ class Tray(QObject):
         c = self.controller
         menu = self.menu
         menu.clear()
-        status = menu.addAction(f"LM Gate {_STATE_TEXT.get(c.health(), c.state)} · {c.url}")
+        status = menu.addAction(f"LM Gate {_health(c)} · {c.url}")
         status.setEnabled(False)
         if c.error:
             problem = menu.addAction(c.error)
@@ -156,3 +147,8 @@ class Tray(QObject):
             QSystemTrayIcon.ActivationReason.DoubleClick,
         ):
             self._open_window()
+
+
+def _health(controller: GatewayController) -> str:
+    """ "running", "stopped"…: the window's words, in the middle of a line."""
+    return HEALTH_TEXT.get(controller.health(), controller.state).lower()

@@ -7,20 +7,23 @@ commands that need them. Precedence everywhere: flags > config file > defaults.
 from __future__ import annotations
 
 import argparse
-import importlib
-import ipaddress
+import functools
 import os
 import sys
 import tomllib
 import urllib.parse
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
 from gateway.config import GatewayConfig, default_config_path
 from gateway.envline import SHELLS, claude_env, default_shell, render
+from gateway.loopback import is_loopback, unguarded
+
+if TYPE_CHECKING:
+    from gateway.selftest import Check
 
 __all__ = ["build_parser", "main"]
 
@@ -33,7 +36,8 @@ class UsageError(Exception):
     """A problem the user can fix; printed as one line, exit status 2."""
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(*, gui_checks: Callable[[], list[Check]] | None = None) -> argparse.ArgumentParser:
+    """Every subcommand; `gui_checks` are the desktop self-test checks (app/ passes them)."""
     parser = argparse.ArgumentParser(
         prog=PROG,
         description="LM Gate: a local gateway that lets Claude Code run on models you choose.",
@@ -126,7 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
     self_test.add_argument(
         "--no-gui", action="store_true", help="skip the window and tray (a headless install)"
     )
-    self_test.set_defaults(handler=_self_test)
+    self_test.set_defaults(handler=functools.partial(_self_test, gui_checks=gui_checks))
     return parser
 
 
@@ -210,12 +214,14 @@ def _token_flag(parser: argparse.ArgumentParser, what: str) -> None:
     )
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(
+    argv: Sequence[str] | None = None, *, gui_checks: Callable[[], list[Check]] | None = None
+) -> int:
     """Run one command; returns the exit status. No command (or only flags) means `serve`."""
     args_list = list(sys.argv[1:] if argv is None else argv)
     if not args_list or (args_list[0].startswith("-") and args_list[0] not in _TOP_LEVEL_FLAGS):
         args_list.insert(0, "serve")
-    args = build_parser().parse_args(args_list)
+    args = build_parser(gui_checks=gui_checks).parse_args(args_list)
     try:
         status: int = args.handler(args)
     except UsageError as exc:
@@ -231,15 +237,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _serve(args: argparse.Namespace) -> int:
     config = _with_flags(_load_config(args.config), args)
-    token: Any = args.token or os.environ.get("LMGATE_TOKEN")
-    if not token and _is_loopback(config.host):
+    token: str | Callable[[], str | None] | None = args.token or os.environ.get("LMGATE_TOKEN")
+    if not token and is_loopback(config.host):
         # Read from the keyring on a thread while the gateway starts to listen.
         from gateway.keystore import LazyToken
 
         token = LazyToken()
     elif not token:
         token = _stored_token()
-    if not token and not _is_loopback(config.host):
+    if unguarded(config.host, token):
         raise UsageError(
             f"refusing to listen on {config.host} without a token: anyone who can reach this "
             "machine could use your models. Create one with `lmgate token --new` (or set "
@@ -247,8 +253,9 @@ def _serve(args: argparse.Namespace) -> int:
         )
     api_keys = _api_keys(config)
     # Imported here: the server stack (uvicorn, FastAPI) is only needed by this command.
-    runner: Any = importlib.import_module("gateway.runner")
-    return int(runner.serve_forever(config, token=token, api_keys=api_keys or None))
+    from gateway.runner import serve_forever
+
+    return serve_forever(config, token=token, api_keys=api_keys or None)
 
 
 def _env(args: argparse.Namespace) -> int:
@@ -372,10 +379,12 @@ def _claude(args: argparse.Namespace) -> int:
     return 0
 
 
-def _self_test(args: argparse.Namespace) -> int:
+def _self_test(
+    args: argparse.Namespace, *, gui_checks: Callable[[], list[Check]] | None = None
+) -> int:
     from gateway.selftest import run
 
-    return run(keyring=not args.no_keyring, gui=not args.no_gui)
+    return run(keyring=not args.no_keyring, gui=not args.no_gui, gui_checks=gui_checks)
 
 
 # --- configuration ------------------------------------------------------------------------------
@@ -443,15 +452,6 @@ def _describe(exc: ValidationError, *, flags: bool = False) -> str:
     if flags and where in ("host", "port", "big", "small"):
         where = f"--{where}"
     return f"{where}: {error['msg']}"
-
-
-def _is_loopback(host: str) -> bool:
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 # --- secrets ------------------------------------------------------------------------------------

@@ -16,6 +16,8 @@ import tomli_w
 from platformdirs import user_config_path, user_log_path
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from gateway.backends.presets import KINDS
+
 __all__ = [
     "BackendConfig",
     "ConfigLoad",
@@ -70,8 +72,6 @@ class BackendConfig(_Model):
     @field_validator("kind")
     @classmethod
     def _known_kind(cls, value: str) -> str:
-        from gateway.backends.presets import KINDS
-
         if value not in KINDS:
             raise ValueError(f"unknown kind '{value}'; one of: {', '.join(KINDS)}")
         return value

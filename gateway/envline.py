@@ -8,6 +8,8 @@ import sys
 from typing import TYPE_CHECKING
 
 from gateway.config import GatewayConfig
+from gateway.errors import GatewayError
+from gateway.routing import ROLE_MODELS, resolve
 
 if TYPE_CHECKING:
     from gateway.backends.catalogue import CatalogueSnapshot
@@ -36,7 +38,7 @@ def claude_env(
         "ANTHROPIC_AUTH_TOKEN": token or NO_TOKEN,
         # Without it Claude Code sends its background requests (titles, summaries) to the main
         # model; the router sends any name containing "haiku" to the small model.
-        "ANTHROPIC_DEFAULT_HAIKU_MODEL": "claude-haiku-4-5",
+        "ANTHROPIC_DEFAULT_HAIKU_MODEL": ROLE_MODELS["small"],
         # The attribution line opens the system prompt and changes between requests, which
         # defeats a local server's prefix cache.
         "CLAUDE_CODE_ATTRIBUTION_HEADER": "0",
@@ -54,11 +56,8 @@ def claude_env(
 def compact_window(config: GatewayConfig, snapshot: CatalogueSnapshot) -> int | None:
     """The big model's loaded context window (what CLAUDE_CODE_AUTO_COMPACT_WINDOW should say);
     None when the catalogue does not know it."""
-    from gateway.errors import GatewayError
-    from gateway.routing import resolve
-
     try:
-        route = resolve("claude-sonnet-4-5", config, snapshot.index())
+        route = resolve(ROLE_MODELS["big"], config, snapshot.index())
     except GatewayError:
         return None
     model = snapshot.model(route.backend_id, route.model)

@@ -1,23 +1,30 @@
-"""Request records and the in-process bus that carries them to the GUI and the log file."""
+"""The one record of a request, and the in-process bus that carries records and snapshots."""
 
 from __future__ import annotations
 
+import logging
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar
 
-__all__ = ["EventBus", "RequestRecord"]
+__all__ = ["Bus", "EventBus", "RequestRecord"]
+
+T = TypeVar("T")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class RequestRecord:
-    """One finished (or failed) request. Never a secret in it; bodies only while capture is on."""
+    """One finished (or failed) request. Never a secret in it; bodies only while capture is on.
+
+    The request path fills one in as it goes (`api.record.RecordDraft`) and publishes a copy
+    once it ends: a published record is never written to again."""
 
     request_id: str
-    started_at: float  # epoch seconds
     method: str
     path: str
+    started_at: float = field(default_factory=time.time)  # epoch seconds
     session: str | None = None
     client_model: str | None = None
     backend: str | None = None
@@ -34,26 +41,27 @@ class RequestRecord:
     output_tokens: int | None = None
     cached_tokens: int | None = None
     stop_reason: str | None = None
-    changes: tuple[str, ...] = ()
-    warnings: tuple[str, ...] = ()
+    changes: Sequence[str] = ()  # a tuple once published
+    warnings: Sequence[str] = ()
     error: str | None = None
     request_body: Any = None
     response_body: Any = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-Subscriber = Callable[[RequestRecord], None]
+class Bus(Generic[T]):
+    """Thread-safe fan-out. Subscribers run on the publishing thread and must be quick (the GUI
+    re-emits through a Qt signal, the log file writes one line); one that raises is logged and
+    the others still run."""
 
-
-class EventBus:
-    """Thread-safe fan-out of records. Subscribers run on the publishing thread and must be quick;
-    the GUI re-emits through a Qt signal, the log file writes one line."""
-
-    def __init__(self) -> None:
+    def __init__(self, what: str = "request record", logger: str = "lmgate") -> None:
+        self._what = what
+        self._log = logging.getLogger(logger)
         self._lock = threading.Lock()
-        self._subscribers: tuple[Subscriber, ...] = ()
+        self._subscribers: tuple[Callable[[T], None], ...] = ()
 
-    def subscribe(self, callback: Subscriber) -> Callable[[], None]:
+    def subscribe(self, callback: Callable[[T], None]) -> Callable[[], None]:
+        """Call `callback` with everything published from now on; returns the unsubscribe."""
         with self._lock:
             self._subscribers = (*self._subscribers, callback)
 
@@ -63,11 +71,13 @@ class EventBus:
 
         return unsubscribe
 
-    def publish(self, record: RequestRecord) -> None:
+    def publish(self, item: T) -> None:
         for callback in self._subscribers:
             try:
-                callback(record)
-            except Exception:  # a broken subscriber must not break a request
-                import logging
+                callback(item)
+            except Exception:  # a broken subscriber must not break a request or a refresh
+                self._log.exception("a %s subscriber failed", self._what)
 
-                logging.getLogger("lmgate").exception("request record subscriber failed")
+
+# The request records' bus: the log file and the GUI's request log subscribe to it.
+EventBus = Bus[RequestRecord]

@@ -121,8 +121,7 @@ class Keystore:
             return self._cache[name]
 
     def set(self, name: str, value: str) -> None:
-        if name == INDEX_NAME:
-            raise ValueError(f"'{INDEX_NAME}' is reserved")
+        _not_the_index(name)
         with self._lock:
             self._call("write", name, value)
             self._cache[name] = value
@@ -132,8 +131,7 @@ class Keystore:
 
     def delete(self, name: str) -> None:
         """Remove `name`; a name that is not there is not an error."""
-        if name == INDEX_NAME:
-            raise ValueError(f"'{INDEX_NAME}' is reserved")
+        _not_the_index(name)
         with self._lock:
             self._call("delete", name, None)
             self._cache[name] = None
@@ -246,3 +244,8 @@ def generate_token(store: Keystore | None = None) -> str:
     token = secrets.token_urlsafe(32)
     (store or default_keystore()).set(TOKEN_NAME, token)
     return token
+
+
+def _not_the_index(name: str) -> None:
+    if name == INDEX_NAME:
+        raise ValueError(f"'{INDEX_NAME}' is reserved")

@@ -19,7 +19,35 @@ from dataclasses import dataclass
 from gateway.config import GatewayConfig
 from gateway.errors import BackendUnavailable, NotFound
 
-__all__ = ["ModelIndex", "Route", "catalogue_id", "resolve"]
+__all__ = [
+    "FAMILY_ROLES",
+    "ROLES",
+    "ROLE_MODELS",
+    "ModelIndex",
+    "Route",
+    "catalogue_id",
+    "resolve",
+]
+
+# The roles a client's Claude model name reaches; each is a config field naming a backend model.
+ROLES = ("big", "small", "opus")
+# Claude's model families and the role each reaches, matched in this order anywhere in the name.
+# Any other `claude…`/`anthropic…` name (a mythos one, a future family) reaches "big" too.
+FAMILY_ROLES: Mapping[str, str] = {
+    "haiku": "small",
+    "opus": "opus",
+    "sonnet": "big",
+    "fable": "big",
+}
+# The name Claude Code sends in each role (Dec 2026): its `sonnet` and `opus` aliases resolve to
+# the 5.5 models, and behind a gateway `haiku` still resolves to Haiku 4.5 (the name the export
+# line sets as ANTHROPIC_DEFAULT_HAIKU_MODEL). Resolved like a request's, they say which backend
+# model a role reaches (doctor, the Models page, the swap warning).
+ROLE_MODELS: Mapping[str, str] = {
+    "big": "claude-sonnet-5-5",
+    "small": "claude-haiku-4-5",
+    "opus": "claude-opus-5-5",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +105,7 @@ def resolve(client_model: str, config: GatewayConfig, index: ModelIndex) -> Rout
         name = name[: -len("[1m]")]
     if name in config.aliases:
         target = config.aliases[name]
-        if target in ("big", "small", "opus"):
+        if target in ROLES:
             return _role(target, config, index, "alias")
         return _target(target, config, index, "alias", None)
     catalogue = index.catalogue()
@@ -88,11 +116,11 @@ def resolve(client_model: str, config: GatewayConfig, index: ModelIndex) -> Rout
     if exact is not None:
         return exact
     lowered = name.lower()
-    if "haiku" in lowered:
-        return _role("small", config, index, "haiku")
-    if "opus" in lowered:
-        return _role("opus", config, index, "opus")
-    if "sonnet" in lowered or "fable" in lowered or lowered.startswith(("claude", "anthropic")):
+    for family, role in FAMILY_ROLES.items():
+        if family in lowered:
+            # The record names the family for a role set apart, else the role.
+            return _role(role, config, index, family if role != "big" else "big")
+    if lowered.startswith(("claude", "anthropic")):
         return _role("big", config, index, "big")
     valid = sorted({*config.aliases, *catalogue, *(m for ms in index.models.values() for m in ms)})
     listing = ", ".join(valid) if valid else "no backend models are known yet"

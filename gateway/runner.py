@@ -17,10 +17,15 @@ from collections.abc import Callable
 from typing import Any, TextIO
 
 import uvicorn
+from fastapi import FastAPI
 
+from gateway.api.state import GatewayState
+from gateway.backends.catalogue import CatalogueSnapshot
+from gateway.backends.registry import Registry
 from gateway.config import GatewayConfig
 from gateway.errors import GatewayError
-from gateway.events import EventBus
+from gateway.events import Bus, EventBus
+from gateway.server import create_app
 from gateway.upstream.client import Transport
 
 __all__ = ["LIVE_FIELDS", "GatewayServer", "PortInUse", "serve_forever"]
@@ -51,6 +56,10 @@ class PortInUse(OSError):
 
 
 class GatewayServer:
+    """The running gateway as the app and the CLI see it: start, stop, restart, the live config,
+    and the backends' catalogue (`catalogue`, `subscribe_catalogue`, `refresh_backends`), which
+    stays one subscription across restarts."""
+
     def __init__(
         self,
         config: GatewayConfig,
@@ -69,9 +78,14 @@ class GatewayServer:
         self._thread: threading.Thread | None = None
         self._sock: socket.socket | None = None
         self.port = config.port
-        self.app: Any = None
+        self.app: FastAPI | None = None
+        self._state: GatewayState | None = None
+        self._registry: Registry | None = None
+        self._snapshots: Bus[CatalogueSnapshot] = Bus("catalogue")
+        self._unforward: Callable[[], None] | None = None
+        self._fast_refresh = False
         self._drainers: set[threading.Thread] = set()
-        self._draining: dict[threading.Thread, Any] = {}
+        self._draining: dict[threading.Thread, GatewayState] = {}
 
     @property
     def running(self) -> bool:
@@ -106,8 +120,8 @@ class GatewayServer:
         if self.running and _fixed_at_start(self.config) != _fixed_at_start(config):
             return False
         self.config = config
-        if self.running and self.app is not None:
-            self.app.state.gateway.config = config
+        if self.running and self._state is not None:
+            self._state.config = config
         # A server still draining after a restart finishes its requests with the new choices.
         live = {name: getattr(config, name) for name in LIVE_FIELDS}
         for state in list(self._draining.values()):
@@ -155,22 +169,64 @@ class GatewayServer:
         drainer.start()
 
     @property
-    def app_state(self) -> Any:
-        """The running app's shared state (`GatewayState`), None before a start."""
-        return self.app.state.gateway if self.app is not None else None
+    def app_state(self) -> GatewayState | None:
+        """The running app's shared state, None before a start."""
+        return self._state
+
+    @property
+    def registry(self) -> Registry | None:
+        """The running server's backends, None before a start."""
+        return self._registry
+
+    # --- the catalogue (any thread) -----------------------------------------------------------
+
+    def catalogue(self) -> CatalogueSnapshot:
+        """The backends and models as last seen (empty before the first refresh)."""
+        return self._registry.snapshot() if self._registry is not None else CatalogueSnapshot()
+
+    def subscribe_catalogue(
+        self, callback: Callable[[CatalogueSnapshot], None]
+    ) -> Callable[[], None]:
+        """`callback(snapshot)` after every refresh, and with the new server's catalogue after a
+        restart; on the gateway's thread, so keep it quick. Returns the unsubscribe."""
+        return self._snapshots.subscribe(callback)
+
+    def refresh_backends(self) -> None:
+        """Probe the backends now instead of at the next tick."""
+        if self._registry is not None:
+            self._registry.probe_soon()
+
+    def set_fast_refresh(self, fast: bool) -> None:
+        """Refresh often while a window shows the catalogue (kept across restarts)."""
+        self._fast_refresh = fast
+        if self._registry is not None:
+            self._registry.set_fast_refresh(fast)
+
+    def _serve_catalogue_of(self, registry: Registry) -> None:
+        """From now on the catalogue is `registry`'s: a draining server's refreshes are not."""
+        if self._unforward is not None:
+            self._unforward()
+        self._registry = registry
+        self._unforward = registry.subscribe(self._snapshots.publish)
+        self._snapshots.publish(registry.snapshot())
 
     def _launch(
         self, sock: socket.socket, config: GatewayConfig, timeout: float
     ) -> tuple[uvicorn.Server, threading.Thread, socket.socket]:
-        from gateway.server import create_app
-
+        # Built here, started and stopped by the app's lifespan on the server's loop.
+        registry = Registry(config, api_keys=self.api_keys or {}, transport=self.transport)
+        registry.set_fast_refresh(self._fast_refresh)
         app = create_app(
             config,
             bus=self.bus,
             token=self.token,
             transport=self.transport,
             api_keys=self.api_keys,
+            registry=registry,
         )
+        state = app.state.gateway
+        if not isinstance(state, GatewayState):  # create_app's own, read once here
+            raise TypeError(f"the app's state is a {type(state).__name__}, not a GatewayState")
         uconfig = uvicorn.Config(
             app,
             loop="asyncio",
@@ -201,7 +257,8 @@ class GatewayServer:
                 sock.close()
                 raise TimeoutError("the gateway did not start in time")
             time.sleep(0.005)
-        self.app = app
+        self.app, self._state = app, state
+        self._serve_catalogue_of(registry)
         return server, thread, sock
 
     def _drain(
@@ -298,7 +355,7 @@ def serve_forever(
         bus.subscribe(lambda record: print(format_record(record), file=out, flush=True))
     live = config.model_copy(update={"port": server.port})
     # The lifespan waited for the first catalogue refresh: say what was found.
-    snapshot = server.app_state.registry.snapshot()
+    snapshot = server.catalogue()
     found = [
         f"{b.id} {b.url} ({b.state}, {len(snapshot.models_of(b.id))} models)"
         for b in snapshot.backends

@@ -25,6 +25,8 @@ import httpx
 import orjson
 import uvicorn
 
+from gateway.routing import ROLE_MODELS
+
 __all__ = [
     "MODEL",
     "REPLY",
@@ -39,8 +41,6 @@ __all__ = [
 
 MODEL = "lmgate-self-test"
 REPLY = ("The gateway", " answered", " the self-test.")
-# Set by app/launcher.py before `lmgate self-test` runs: the window and tray checks.
-gui_checks: Callable[[], list[Check]] | None = None
 _PROMPT = "Reply to the LM Gate self-test."
 # Counted through the gateway: letters with and without case, a contraction, digits, CJK, astral
 # symbols and letters, a combining mark, code. o200k_base makes it 45 tokens, plus the 4 every
@@ -276,7 +276,7 @@ def gateway_checks(fake: FakeOpenAI) -> list[Check]:
 
 def _request() -> dict[str, Any]:
     return {
-        "model": "claude-sonnet-4-5",
+        "model": ROLE_MODELS["big"],
         "max_tokens": 64,
         "messages": [{"role": "user", "content": _PROMPT}],
     }
@@ -378,8 +378,15 @@ def keyring_checks() -> list[Check]:
 # --- the command ------------------------------------------------------------------------------
 
 
-def run(*, keyring: bool = True, gui: bool = True, out: TextIO | None = None) -> int:
-    """Run every check, printing each as it ends; 0 when all passed, else 1."""
+def run(
+    *,
+    keyring: bool = True,
+    gui: bool = True,
+    gui_checks: Callable[[], list[Check]] | None = None,
+    out: TextIO | None = None,
+) -> int:
+    """Run every check, printing each as it ends; 0 when all passed, else 1. `gui_checks` are
+    the window and tray checks, which live in app/ (`lmgate` passes them in)."""
     stream = out or sys.stdout
     failed = 0
 
@@ -392,7 +399,7 @@ def run(*, keyring: bool = True, gui: bool = True, out: TextIO | None = None) ->
 
     # The GUI first: its timing then says how soon a window can show after the process starts.
     if gui:
-        report(_gui_checks())
+        report(_gui_checks(gui_checks))
     report(bundle_checks())
     try:
         with FakeOpenAI() as fake:
@@ -408,7 +415,7 @@ def run(*, keyring: bool = True, gui: bool = True, out: TextIO | None = None) ->
     return 0 if not failed else 1
 
 
-def _gui_checks() -> list[Check]:
+def _gui_checks(gui_checks: Callable[[], list[Check]] | None) -> list[Check]:
     if gui_checks is None:
         return [
             Check(

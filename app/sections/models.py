@@ -10,14 +10,12 @@ from collections.abc import Callable
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QFont, QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QCheckBox,
     QComboBox,
     QFormLayout,
     QGroupBox,
     QHeaderView,
     QLabel,
-    QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
     QWidget,
@@ -26,6 +24,7 @@ from PySide6.QtWidgets import (
 from app.controller import GatewayController
 from app.icons import STATE_COLOURS
 from app.model_advice import Advice, advise, context_label, model_details
+from app.sections.tables import read_only_table
 from gateway.backends.catalogue import CatalogueSnapshot, ModelInfo
 
 __all__ = ["ModelsPage", "fill_model_combo"]
@@ -116,12 +115,7 @@ class ModelsPage(QWidget):
         layout.addWidget(self.advice)
         self.advice_items: list[Advice] = []
 
-        self.table = QTableWidget(0, len(_MODEL_COLUMNS))
-        self.table.setObjectName("modelTable")
-        self.table.setHorizontalHeaderLabels(list(_MODEL_COLUMNS))
-        self.table.verticalHeader().setVisible(False)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table = read_only_table(_MODEL_COLUMNS, "modelTable")
         self.table.setAlternatingRowColors(True)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)

@@ -18,7 +18,7 @@ from gateway.api.record import RecordDraft, new_id, redact_headers
 from gateway.api.relay import FixedAnswer, MessagesRelay
 from gateway.api.state import GatewayState
 from gateway.errors import GatewayError
-from gateway.routing import resolve
+from gateway.routing import ROLE_MODELS, resolve
 from gateway.schemas.anthropic import (
     CountTokensRequest,
     MessagesRequest,
@@ -111,7 +111,7 @@ async def create_message(request: Request) -> Response | MessagesRelay | FixedAn
             plan = await asyncio.to_thread(planning)
         # Only a model that is not loaded can be swapped in: check that before routing the other.
         if route.role in ("big", "small") and model_info is not None and model_info.loaded is False:
-            other_role = "claude-haiku-4-5" if route.role == "big" else "claude-sonnet-4-6"
+            other_role = ROLE_MODELS["small" if route.role == "big" else "big"]
             try:
                 other = resolve(other_role, config, registry.index())
             except GatewayError:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from gateway.errors import GatewayError
@@ -47,30 +47,14 @@ def redact_headers(headers: list[tuple[bytes, bytes]]) -> dict[str, str]:
 
 
 @dataclass(slots=True)
-class RecordDraft:
-    request_id: str
-    method: str
-    path: str
-    started_at: float = field(default_factory=time.time)
-    t0: float = field(default_factory=time.perf_counter)
-    session: str | None = None
-    client_model: str | None = None
-    backend: str | None = None
-    backend_model: str | None = None
-    route_rule: str | None = None
-    stream: bool = False
-    status: int = 0
-    ttft_ms: float | None = None
-    queue_ms: float | None = None
-    request_class: str | None = None
-    usage: dict[str, int] | None = None
-    stop_reason: str | None = None
+class RecordDraft(RequestRecord):
+    """The record of a request still running: filled in as it goes, published once."""
+
+    # Lists while the request runs (the path appends to them), tuples once published.
     changes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
-    error: str | None = None
-    request_body: Any = None
-    response_body: Any = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    t0: float = field(default_factory=time.perf_counter)
+    usage: dict[str, int] | None = None  # as the answer reports it; becomes the token counts
     published: bool = False
 
     def mark_first_token(self) -> None:
@@ -82,34 +66,15 @@ class RecordDraft:
             return
         self.published = True
         usage = self.usage or {}
-        cached = usage.get("cache_read_input_tokens")
-        input_tokens = usage.get("input_tokens")
-        bus.publish(
-            RequestRecord(
-                request_id=self.request_id,
-                started_at=self.started_at,
-                method=self.method,
-                path=self.path,
-                session=self.session,
-                client_model=self.client_model,
-                backend=self.backend,
-                backend_model=self.backend_model,
-                route_rule=self.route_rule,
-                stream=self.stream,
-                status=self.status,
-                latency_ms=round((time.perf_counter() - self.t0) * 1000, 2),
-                ttft_ms=self.ttft_ms,
-                queue_ms=self.queue_ms,
-                request_class=self.request_class,
-                input_tokens=input_tokens,
-                output_tokens=usage.get("output_tokens"),
-                cached_tokens=cached,
-                stop_reason=self.stop_reason,
-                changes=tuple(self.changes),
-                warnings=tuple(self.warnings),
-                error=self.error,
-                request_body=self.request_body,
-                response_body=self.response_body,
-                extra=self.extra,
-            )
+        # A copy: the draft may still be written to (a late disconnect), the record never is.
+        values = {f.name: getattr(self, f.name) for f in fields(RequestRecord)}
+        values.update(
+            latency_ms=round((time.perf_counter() - self.t0) * 1000, 2),
+            input_tokens=usage.get("input_tokens"),
+            output_tokens=usage.get("output_tokens"),
+            cached_tokens=usage.get("cache_read_input_tokens"),
+            changes=tuple(self.changes),
+            warnings=tuple(self.warnings),
+            extra=dict(self.extra),
         )
+        bus.publish(RequestRecord(**values))

@@ -8,13 +8,13 @@ on LM Studio's port is still found as what it is; a place that identifies as not
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from gateway.backends.presets import LOCAL_PORTS
 from gateway.backends.probes import PROBES, Client, Found, Headers, ProbeCache
+from gateway.loopback import is_loopback
 
 __all__ = [
     "DEFAULT_PORTS",
@@ -95,14 +95,6 @@ def _split_host_port(hostport: str) -> tuple[str, str] | None:
     return None
 
 
-def _is_ip(text: str) -> bool:
-    try:
-        ipaddress.ip_address(text)
-    except ValueError:
-        return False
-    return True
-
-
 def server_root(url: str) -> str:
     """`http://127.0.0.1:1234/v1` → `http://127.0.0.1:1234` (the default port made explicit)."""
     parts = urlsplit(url if "://" in url else f"http://{url}")
@@ -116,13 +108,9 @@ def server_root(url: str) -> str:
 def _place(url: str) -> tuple[str, int]:
     parts = urlsplit(server_root(url))
     host = (parts.hostname or "").lower()
-    if host == "localhost" or host in _UNSPECIFIED or (_is_ip(host) and _loopback(host)):
+    if host in _UNSPECIFIED or is_loopback(host):
         host = "loopback"
     return host, parts.port or 0
-
-
-def _loopback(host: str) -> bool:
-    return ipaddress.ip_address(host).is_loopback
 
 
 def same_place(a: str, b: str) -> bool:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from gateway.backends.catalogue import BackendInfo, CatalogueSnapshot, ModelInfo
 from gateway.config import GatewayConfig
 from gateway.errors import GatewayError
-from gateway.routing import Route, resolve
+from gateway.routing import ROLE_MODELS, Route, resolve
 
 __all__ = ["MIN_WINDOW", "WANTED_WINDOW", "Diagnosis", "Finding", "diagnose"]
 
@@ -123,9 +123,9 @@ def _backends(snapshot: CatalogueSnapshot, d: Diagnosis) -> None:
 def _roles(config: GatewayConfig, snapshot: CatalogueSnapshot, d: Diagnosis) -> None:
     index = snapshot.index()
     routes: dict[str, Route] = {}
-    for role, asked in (("big", "claude-sonnet-4-5"), ("small", "claude-haiku-4-5")):
+    for role in ("big", "small"):
         try:
-            routes[role] = resolve(asked, config, index)
+            routes[role] = resolve(ROLE_MODELS[role], config, index)
         except GatewayError as exc:
             d.add("error", f"the {role} model cannot be chosen: {exc.message}")
     checked: set[tuple[str, str]] = set()

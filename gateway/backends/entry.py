@@ -9,8 +9,8 @@ from collections.abc import Collection
 from dataclasses import dataclass, replace
 
 from gateway.backends.catalogue import BackendInfo, ModelInfo
+from gateway.backends.connection import Connection, connection_for
 from gateway.backends.discovery import server_root
-from gateway.backends.presets import Connection, connection_for
 from gateway.backends.probes import Found
 from gateway.backends.protocol_choice import decide
 from gateway.config import BackendConfig

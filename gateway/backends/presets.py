@@ -1,5 +1,5 @@
-"""Remote providers as data: base URL, auth header, protocol and quirks, and how a configured
-backend becomes a connection (URL, headers, query). Remote backends are never discovered.
+"""Remote providers as data: base URL, auth header, protocol and quirks; the server kinds a
+backend may name; what a base URL looks like. Remote backends are never discovered.
 
 Sources (each provider's own docs): OpenAI platform.openai.com/docs/api-reference; OpenRouter
 openrouter.ai/docs (Bearer; optional X-Title / HTTP-Referer attribution); Groq
@@ -15,21 +15,16 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
-
-if TYPE_CHECKING:
-    from gateway.config import BackendConfig
+from urllib.parse import urlsplit, urlunsplit
 
 __all__ = [
     "KINDS",
     "LOCAL_KINDS",
     "LOCAL_PORTS",
     "PRESETS",
-    "Connection",
     "Preset",
-    "connection_for",
     "is_local_url",
+    "normalise_base_url",
 ]
 
 # Servers found on this machine (or the LAN) by discovery, at their documented default ports; a
@@ -136,55 +131,17 @@ PRESETS: dict[str, Preset] = {
 KINDS = ("auto", *LOCAL_KINDS, *PRESETS)
 
 
-@dataclass(frozen=True, slots=True)
-class Connection:
-    """How to reach one backend: the OpenAI-level base URL (…/v1) and what every request
-    carries besides the body."""
-
-    url: str
-    auth_header: str = "authorization"
-    auth_scheme: str | None = "Bearer"
-    headers: dict[str, str] = field(default_factory=dict)
-    params: dict[str, str] = field(default_factory=dict)
-    remote: bool = False
-    preset: Preset | None = None
-
-    def auth_value(self, key: str) -> str:
-        return f"{self.auth_scheme} {key}" if self.auth_scheme else key
-
-
-def connection_for(backend: BackendConfig) -> Connection:
-    """The connection a configured backend describes; ValueError says what is missing."""
-    # Here, not at the top: the config validates `kind` against this module, and must not pull
-    # in the HTTP stack to do so.
-    from gateway.upstream.client import normalise_base_url
-
-    preset = PRESETS.get(backend.kind)
-    if backend.kind not in KINDS:
-        raise ValueError(
-            f"backend {backend.id}: unknown kind '{backend.kind}'; one of: {', '.join(KINDS)}"
-        )
-    url = backend.url or (preset.base_url if preset else None)
-    if not url and backend.kind in LOCAL_PORTS:
-        url = f"http://127.0.0.1:{LOCAL_PORTS[backend.kind]}/v1"
-    if not url:
-        hint = preset.url_hint if preset else "the server's URL, e.g. http://127.0.0.1:1234/v1"
-        raise ValueError(f"backend {backend.id}: set url to {hint}")
-    base = normalise_base_url(url)
-    if preset is None:
-        # A local server (or an unknown one): the key, if any, as a bearer token.
-        header = (backend.auth_header or "authorization").lower()
-        scheme = "Bearer" if header == "authorization" else None
-        return Connection(base, header, scheme, dict(backend.headers), {}, not is_local_url(base))
-    header = (backend.auth_header or preset.auth_header).lower()
-    scheme = preset.auth_scheme if header == preset.auth_header else None
-    if header == "authorization" and scheme is None:
-        scheme = "Bearer"
-    params: dict[str, str] = {}
-    if preset.api_version or backend.api_version:
-        params["api-version"] = backend.api_version or preset.api_version or ""
-    headers = {**preset.headers, **backend.headers}
-    return Connection(base, header, scheme, headers, params, True, preset)
+def normalise_base_url(url: str) -> str:
+    """`http://host:1234` → `http://host:1234/v1`; a URL with a path is kept (Gemini's ends in
+    `/v1beta/openai`, Azure's in a deployment)."""
+    url = url.strip()
+    if "://" not in url:
+        url = "http://" + url
+    parts = urlsplit(url)
+    path = parts.path.rstrip("/")
+    if not path:
+        path = "/v1"
+    return urlunsplit((parts.scheme, parts.netloc, path, parts.query, ""))
 
 
 def is_local_url(url: str) -> bool:

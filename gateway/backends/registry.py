@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import threading
 import time
 from collections.abc import Callable, Mapping
 
@@ -33,6 +32,7 @@ from gateway.backends.presets import LOCAL_KINDS
 from gateway.backends.probes import Found, ProbeCache, Unreachable, probe_timeout
 from gateway.config import BackendConfig, GatewayConfig
 from gateway.errors import BackendUnavailable, GatewayError, NotFound
+from gateway.events import Bus
 from gateway.routing import ModelIndex
 from gateway.upstream.client import Transport, Upstream
 from gateway.upstream.errors import unreachable
@@ -71,8 +71,7 @@ class Registry:
         self._discovered: dict[str, Entry] = {}  # server root → entry
         self._cache = ProbeCache()
         self._client: httpx.AsyncClient | None = None
-        self._subscribers: tuple[SnapshotCallback, ...] = ()
-        self._lock = threading.Lock()
+        self._snapshots: Bus[CatalogueSnapshot] = Bus("catalogue", "lmgate.backends")
         self._fast = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake: asyncio.Event | None = None
@@ -127,14 +126,7 @@ class Registry:
 
     def subscribe(self, callback: SnapshotCallback) -> Callable[[], None]:
         """`callback(snapshot)` after every refresh, on the gateway's thread; keep it quick."""
-        with self._lock:
-            self._subscribers = (*self._subscribers, callback)
-
-        def unsubscribe() -> None:
-            with self._lock:
-                self._subscribers = tuple(s for s in self._subscribers if s is not callback)
-
-        return unsubscribe
+        return self._snapshots.subscribe(callback)
 
     def _poke(self) -> None:
         loop, wake = self._loop, self._wake
@@ -208,11 +200,7 @@ class Registry:
                 self._discover(),
             )
             snapshot = self._swap(time.time())
-        for callback in self._subscribers:
-            try:
-                callback(snapshot)
-            except Exception:  # a broken subscriber must not stop the refreshes
-                log.exception("a catalogue subscriber failed")
+        self._snapshots.publish(snapshot)
         return snapshot
 
     def _swap(self, now: float) -> CatalogueSnapshot:

@@ -9,8 +9,8 @@ from typing import Any
 import orjson
 
 from gateway.translate.stream import Event
+from gateway.translate.textcalls import ToolCallSniffer
 from gateway.translate.thinking import SIGNATURE
-from gateway.translate.toolcalls import ToolCallSniffer
 
 __all__ = ["ClientBlocks", "Event", "Source"]
 

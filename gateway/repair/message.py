@@ -7,9 +7,9 @@ from collections.abc import Collection
 from typing import Any, Final
 
 from gateway.translate.arguments import parse_arguments
-from gateway.translate.response import tool_use_id
+from gateway.translate.response import anthropic_message, tool_use_id
+from gateway.translate.textcalls import CallPiece, extract_tool_calls
 from gateway.translate.thinking import SIGNATURE
-from gateway.translate.toolcalls import CallPiece, extract_tool_calls
 
 __all__ = [
     "STOP_REASONS",
@@ -89,16 +89,11 @@ def repair_message(
     if not isinstance(message.get("usage"), dict):
         repairs.append("usage missing; zeros sent")
     stop_sequence = message.get("stop_sequence")
-    return {
-        "id": message_id,
-        "type": "message",
-        "role": "assistant",
-        "model": client_model,
-        "content": content,
-        "stop_reason": stop_reason,
-        "stop_sequence": stop_sequence if isinstance(stop_sequence, str) else None,
-        "usage": usage_of(message.get("usage")),
-    }, repairs
+    usage = usage_of(message.get("usage"))
+    sequence = stop_sequence if isinstance(stop_sequence, str) else None
+    return anthropic_message(
+        message_id, client_model, content, stop_reason, usage, sequence
+    ), repairs
 
 
 def _block(

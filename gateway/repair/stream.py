@@ -25,7 +25,7 @@ from gateway.repair.blocks import ClientBlocks, Event, Source
 from gateway.repair.message import merge_usage, stop_reason_of, text_call, usage_of
 from gateway.translate.arguments import parse_arguments
 from gateway.translate.response import tool_use_id
-from gateway.translate.toolcalls import CallPiece, Piece, TextPiece, ToolCallSniffer
+from gateway.translate.textcalls import CallPiece, Piece, TextPiece, ToolCallSniffer
 
 __all__ = ["AnthropicStreamRepairer", "Event"]
 

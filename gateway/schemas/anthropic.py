@@ -7,6 +7,7 @@ translator can replace it with a placeholder instead of failing the request.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any, Literal, NotRequired, TypeVar
 
 import orjson
@@ -108,19 +109,25 @@ _KNOWN_RESULT_PARTS = {"text", "image"}
 _KNOWN_BLOCKS = {"text", "image", "tool_use", "tool_result", "thinking"}
 
 
-def _result_part_tag(value: Any) -> str | None:
-    if isinstance(value, dict):
-        kind = value.get("type")
-        # A type that is no string (a list, an object) cannot be looked up: OtherBlock refuses it.
-        return kind if isinstance(kind, str) and kind in _KNOWN_RESULT_PARTS else "other"
-    return None
+def _tag_among(known: set[str]) -> Callable[[Any], str | None]:
+    """A block's discriminator: its type when `known`, else "other" (OtherBlock)."""
+
+    def tag(value: Any) -> str | None:
+        if isinstance(value, dict):
+            kind = value.get("type")
+            # A type that is no string (a list, an object) cannot be looked up: OtherBlock
+            # refuses it.
+            return kind if isinstance(kind, str) and kind in known else "other"
+        return None
+
+    return tag
 
 
 ToolResultPart = Annotated[
     Annotated[TextBlock, Tag("text")]
     | Annotated[ImageBlock, Tag("image")]
     | Annotated[OtherBlock, Tag("other")],
-    Discriminator(_result_part_tag),
+    Discriminator(_tag_among(_KNOWN_RESULT_PARTS)),
 ]
 
 
@@ -133,13 +140,6 @@ class ToolResultBlock(TypedDict):
     cache_control: NotRequired[CacheControl | None]
 
 
-def _block_tag(value: Any) -> str | None:
-    if isinstance(value, dict):
-        kind = value.get("type")
-        return kind if isinstance(kind, str) and kind in _KNOWN_BLOCKS else "other"
-    return None
-
-
 Block = Annotated[
     Annotated[TextBlock, Tag("text")]
     | Annotated[ImageBlock, Tag("image")]
@@ -147,7 +147,7 @@ Block = Annotated[
     | Annotated[ToolResultBlock, Tag("tool_result")]
     | Annotated[ThinkingBlock, Tag("thinking")]
     | Annotated[OtherBlock, Tag("other")],
-    Discriminator(_block_tag),
+    Discriminator(_tag_among(_KNOWN_BLOCKS)),
 ]
 
 

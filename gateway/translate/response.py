@@ -6,10 +6,11 @@ from collections.abc import Collection
 from typing import Any
 
 from gateway.translate.arguments import parse_arguments
+from gateway.translate.textcalls import CallPiece, extract_tool_calls
 from gateway.translate.thinking import SIGNATURE, ThinkTagSplitter
-from gateway.translate.toolcalls import CallPiece, extract_tool_calls
 
 __all__ = [
+    "anthropic_message",
     "map_stop_reason",
     "map_usage",
     "openai_to_anthropic",
@@ -131,31 +132,37 @@ def openai_to_anthropic_with_notes(
         )
 
     had_tool_use = bool(calls) or text_calls > 0
+    finish = choice.get("finish_reason")
+    stop_reason = map_stop_reason(
+        finish if isinstance(finish, str) else None, had_tool_use=had_tool_use
+    )
+    usage = map_usage(resp.get("usage"))
+    return anthropic_message(message_id, client_model, content, stop_reason, usage), notes
+
+
+def text_message(text: str, *, client_model: str, message_id: str) -> dict[str, Any]:
+    content = [{"type": "text", "text": text}]
+    return anthropic_message(message_id, client_model, content, "end_turn", _usage(0, 0, 0))
+
+
+def anthropic_message(
+    message_id: str,
+    client_model: str,
+    content: list[dict[str, Any]],
+    stop_reason: str,
+    usage: dict[str, Any],
+    stop_sequence: str | None = None,
+) -> dict[str, Any]:
+    """A complete Anthropic message, its keys in the order the API sends them."""
     return {
         "id": message_id,
         "type": "message",
         "role": "assistant",
         "model": client_model,
         "content": content,
-        "stop_reason": map_stop_reason(
-            finish if isinstance(finish := choice.get("finish_reason"), str) else None,
-            had_tool_use=had_tool_use,
-        ),
-        "stop_sequence": None,
-        "usage": map_usage(resp.get("usage")),
-    }, notes
-
-
-def text_message(text: str, *, client_model: str, message_id: str) -> dict[str, Any]:
-    return {
-        "id": message_id,
-        "type": "message",
-        "role": "assistant",
-        "model": client_model,
-        "content": [{"type": "text", "text": text}],
-        "stop_reason": "end_turn",
-        "stop_sequence": None,
-        "usage": _usage(0, 0, 0),
+        "stop_reason": stop_reason,
+        "stop_sequence": stop_sequence,
+        "usage": usage,
     }
 
 

@@ -10,8 +10,8 @@ import orjson
 from gateway.errors import UpstreamError
 from gateway.translate.arguments import parse_arguments
 from gateway.translate.response import map_stop_reason, map_usage, tool_use_id
+from gateway.translate.textcalls import CallPiece, Piece, ToolCallSniffer
 from gateway.translate.thinking import SIGNATURE, ThinkTagSplitter
-from gateway.translate.toolcalls import CallPiece, Piece, ToolCallSniffer
 
 __all__ = ["Event", "StreamTranslator", "events_from_message", "message_start"]
 
@@ -38,7 +38,7 @@ class StreamTranslator:
     0, 1, 2…, every block closed before the next opens, usage and stop reason only at the end
     (a backend's finish_reason arrives before its usage chunk).
 
-    With `tool_names`, calls the model wrote as text become tool_use blocks (see toolcalls);
+    With `tool_names`, calls the model wrote as text become tool_use blocks (`textcalls`);
     without, the text is not looked at."""
 
     def __init__(

@@ -14,34 +14,21 @@ import errno
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any, Literal
-from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
 import httpx
 import orjson
 
+from gateway.backends.presets import normalise_base_url
 from gateway.config import BackendConfig, Timeouts
 from gateway.errors import GatewayError, Overloaded, UpstreamError, UpstreamTimeout
 from gateway.upstream.errors import map_backend_error, unreachable
 
-__all__ = ["Transport", "Upstream", "normalise_base_url"]
+__all__ = ["Transport", "Upstream"]
 
 Transport = Literal["aiohttp", "httpx"]
 MAX_ERROR_BODY = 64 * 1024
 MAX_JSON_BODY = 32 * 1024 * 1024
-
-
-def normalise_base_url(url: str) -> str:
-    """`http://host:1234` → `http://host:1234/v1`; a URL with a path is kept (Gemini's ends in
-    `/v1beta/openai`, Azure's in a deployment)."""
-    url = url.strip()
-    if "://" not in url:
-        url = "http://" + url
-    parts = urlsplit(url)
-    path = parts.path.rstrip("/")
-    if not path:
-        path = "/v1"
-    return urlunsplit((parts.scheme, parts.netloc, path, parts.query, ""))
 
 
 # Seconds an idle connection is kept. llama-server, LM Studio and vLLM close theirs after 5 s

@@ -158,3 +158,33 @@ def test_main_reads_sys_argv(
     monkeypatch.setattr(sys, "argv", ["lmgate", "keys", "set"])  # a usage error: exit 2
     assert launcher.main() == 2
     assert gui == []
+
+
+@pytest.mark.parametrize(
+    ("argv", "with_gui"),
+    [
+        (["self-test"], True),
+        (["self-test", "--no-keyring"], True),
+        (["self-test", "--no-gui"], False),
+    ],
+)
+def test_the_self_test_gets_the_desktop_checks_as_an_argument(
+    monkeypatch: pytest.MonkeyPatch, argv: list[str], with_gui: bool
+) -> None:
+    from gateway import cli
+
+    def checks() -> list[Any]:
+        return []
+
+    desktop = types.ModuleType("app.selftest")
+    desktop.checks = checks  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "app.selftest", desktop)
+    calls: list[tuple[list[str], Any]] = []
+
+    def cli_main(args: list[str], *, gui_checks: Any = None) -> int:
+        calls.append((args, gui_checks))
+        return 3
+
+    monkeypatch.setattr(cli, "main", cli_main)
+    assert launcher.main(argv) == 3
+    assert calls == [(argv, checks if with_gui else None)]

@@ -6,7 +6,15 @@ import pytest
 
 from gateway.config import BackendConfig, GatewayConfig
 from gateway.errors import BackendUnavailable, NotFound
-from gateway.routing import ModelIndex, Route, catalogue_id, resolve
+from gateway.routing import (
+    FAMILY_ROLES,
+    ROLE_MODELS,
+    ROLES,
+    ModelIndex,
+    Route,
+    catalogue_id,
+    resolve,
+)
 
 INDEX = ModelIndex({"lms": ("qwen3-coder-30b", "gemma-3-4b"), "ollama": ("llama3.2:3b",)})
 
@@ -93,3 +101,15 @@ def test_a_bare_ollama_name_reaches_the_tagged_model() -> None:
     assert resolve("qwen3", cfg, index) == Route("ollama", "qwen3:latest", "exact")
     assert resolve("ollama:qwen3", cfg, index) == Route("ollama", "qwen3:latest", "exact")
     assert resolve("llama3.2:3b", cfg, index).model == "llama3.2:3b"
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_each_roles_model_name_reaches_that_role(role: str) -> None:
+    cfg = config(opus="ollama:llama3.2:3b")
+    assert resolve(ROLE_MODELS[role], cfg, INDEX).role == role
+
+
+@pytest.mark.parametrize(("family", "role"), list(FAMILY_ROLES.items()))
+def test_each_family_reaches_its_role(family: str, role: str) -> None:
+    cfg = config(opus="ollama:llama3.2:3b")
+    assert resolve(f"claude-{family}-9", cfg, INDEX).role == role

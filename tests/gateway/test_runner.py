@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 import anthropic
 import pytest
 
+from gateway.backends.catalogue import CatalogueSnapshot
 from gateway.config import BackendConfig, GatewayConfig
 from gateway.runner import GatewayServer, PortInUse
 from tests.fakes import FakeBackend, Text, free_port
@@ -137,3 +138,51 @@ def test_restart_of_a_stopped_server_starts_it(backend: FakeBackend) -> None:
     finally:
         gateway.stop()
     assert not gateway.running
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "the condition never held"
+        time.sleep(0.01)
+
+
+def backend_ids(snapshot: CatalogueSnapshot) -> set[str]:
+    return {b.id for b in snapshot.backends if not b.discovered}
+
+
+def test_the_catalogue_is_the_running_servers_and_its_refreshes_reach_subscribers(
+    server: GatewayServer,
+) -> None:
+    assert server.registry is not None
+    assert server.catalogue() is server.registry.snapshot()
+    assert backend_ids(server.catalogue()) == {"fake"}
+    seen: list[CatalogueSnapshot] = []
+    unsubscribe = server.subscribe_catalogue(seen.append)
+    server.refresh_backends()
+    wait_until(lambda: len(seen) >= 1)
+    assert backend_ids(seen[-1]) == {"fake"}
+    unsubscribe()
+    count = len(seen)
+    server.refresh_backends()
+    time.sleep(0.5)
+    assert len(seen) == count
+
+
+def test_a_catalogue_subscription_outlives_a_restart(
+    server: GatewayServer, fake_backend: Callable[..., FakeBackend]
+) -> None:
+    other = fake_backend("ollama", models=["model-c"])
+    seen: list[CatalogueSnapshot] = []
+    server.subscribe_catalogue(seen.append)
+    old = server.registry
+    server.restart(
+        server.config.model_copy(update={"backends": [BackendConfig(id="other", url=other.url)]})
+    )
+    assert server.registry is not old
+    # The new server's catalogue arrives at once, with no new subscription.
+    assert seen and backend_ids(seen[-1]) == {"other"}
+    assert backend_ids(server.catalogue()) == {"other"}
+    server.refresh_backends()
+    wait_until(lambda: len(seen) >= 2)
+    assert all(backend_ids(s) == {"other"} for s in seen)

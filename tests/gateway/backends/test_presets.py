@@ -12,7 +12,8 @@ from urllib.parse import parse_qsl, urlsplit
 import orjson
 import pytest
 
-from gateway.backends.presets import KINDS, PRESETS, connection_for, is_local_url
+from gateway.backends.connection import connection_for
+from gateway.backends.presets import KINDS, PRESETS, is_local_url
 from gateway.backends.registry import Registry
 from gateway.config import BackendConfig, GatewayConfig
 from tests.fakes.asgi import ServedApp

@@ -601,7 +601,7 @@ def _timed(stream: list[dict[str, Any]]) -> float:
     return time.perf_counter() - begin
 
 
-# Calls written as text (the sniffer itself is tested in test_toolcalls.py).
+# Calls written as text (the sniffer itself is tested in textcalls/test_sniffer.py).
 HERMES_CALL = '<tool_call>\n{"name": "Bash", "arguments": {"command": "ls -la"}}\n</tool_call>'
 
 

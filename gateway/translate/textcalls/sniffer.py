@@ -12,9 +12,9 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from gateway.translate.toolread import Unreadable, read_calls
-from gateway.translate.toolscan import JsonScan, TagScan
-from gateway.translate.toolsyntax import FAIL, MAYBE, Opening, classify, closing
+from gateway.translate.textcalls.endings import JsonScan, TagScan
+from gateway.translate.textcalls.formats import FAIL, MAYBE, Opening, classify, closing
+from gateway.translate.textcalls.reading import Unreadable, read_calls
 
 __all__ = ["CallPiece", "Piece", "TextPiece", "ToolCallSniffer", "extract_tool_calls"]
 

@@ -6,14 +6,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 import orjson
 
-from gateway.translate.toolscan import CALL_KEYS
-
-if TYPE_CHECKING:
-    from gateway.translate.toolsyntax import Opening
+from gateway.translate.textcalls.endings import CALL_KEYS
+from gateway.translate.textcalls.formats import Opening
 
 __all__ = ["Unreadable", "loads_lenient", "read_calls"]
 

@@ -26,7 +26,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gateway.translate.toolcalls import (
+from gateway.translate.textcalls import (
     CallPiece,
     Piece,
     TextPiece,

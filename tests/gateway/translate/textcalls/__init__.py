@@ -1,0 +1,1 @@
+"""Tests of the recovery of tool calls written as text (gateway/translate/textcalls)."""
