@@ -14,6 +14,7 @@ from typing import Any
 import orjson
 
 from gateway.schemas.anthropic import Message, MessagesRequest
+from gateway.translate.documents import render_document, render_search_result
 
 __all__ = [
     "BILLING_PREFIX",
@@ -39,13 +40,16 @@ class _Log:
 
     __slots__ = (
         "billing",
+        "documents",
         "images",
         "merged",
         "missing",
         "orphans",
         "replaced",
+        "searches",
         "system",
         "thinking",
+        "unreadable",
     )
 
     def __init__(self) -> None:
@@ -56,6 +60,9 @@ class _Log:
         self.orphans = 0
         self.missing = 0
         self.images = 0
+        self.documents = 0  # also the next document's index (citations count from 0)
+        self.searches = 0
+        self.unreadable = 0
         self.replaced: Counter[str] = Counter()
 
     def report(self) -> tuple[list[str], list[str]]:
@@ -74,6 +81,12 @@ class _Log:
                 f"{kind} block replaced by a placeholder" + (f" (×{count})" if count > 1 else "")
                 for kind, count in sorted(self.replaced.items())
             )
+        if self.documents:
+            changes.append(f"{_n(self.documents, 'document')} given to the model as text")
+        if self.searches:
+            changes.append(f"{_n(self.searches, 'search result')} given to the model as text")
+        if self.unreadable:
+            warnings.append(f"{_n(self.unreadable, 'PDF')} without extractable text (scanned?)")
         if self.thinking:
             changes.append(f"thinking history dropped ({_n(self.thinking, 'block')})")
         if self.images:
@@ -238,6 +251,10 @@ def _user(
                 parts.extend(images)
         elif kind == "thinking":
             log.thinking += 1
+        elif kind in ("document", "search_result"):
+            text, images = _readable(block, log, vision)
+            parts.append({"type": "text", "text": text})
+            parts.extend(images)
         else:
             parts.append({"type": "text", "text": _placeholder(kind, log)})
     for call_id in calls:
@@ -273,12 +290,35 @@ def _result(block: dict[str, Any], log: _Log, vision: bool) -> tuple[str, list[P
                 else:
                     log.images += 1
                     texts.append(NO_VISION)
+            elif kind in ("document", "search_result"):
+                # Claude Code's Read of a PDF answers with a document block here.
+                readable, more = _readable(part, log, vision)
+                texts.append(readable)
+                images.extend(more)
             else:
                 texts.append(_placeholder(kind, log))
         text = "\n".join(texts)
     if block.get("is_error"):
         text = f"Error: {text}" if text else "Error"
     return text, images
+
+
+def _readable(block: dict[str, Any], log: _Log, vision: bool) -> tuple[str, list[Part]]:
+    """A document or search result as text (and a content document's images); a block without
+    a source the API would take keeps the placeholder."""
+    if block["type"] == "search_result":
+        text = render_search_result(block, log.searches)
+        if text is None:
+            return _placeholder("search_result", log), []
+        log.searches += 1
+        return text, []
+    rendered = render_document(block, log.documents, vision=vision)
+    if rendered is None:
+        return _placeholder("document", log), []
+    log.documents += 1
+    log.images += rendered.omitted_images
+    log.unreadable += rendered.unreadable_pdf
+    return rendered.text, [_image(image) for image in rendered.images]
 
 
 def _image(block: dict[str, Any]) -> Part:
