@@ -106,6 +106,8 @@ def read_context(entry: Mapping[str, Any]) -> ReviewContext:
     )
     if home:
         shell = _replace(shell, home=shell.normalise(home))
+    if not found and cwd:
+        found = [cwd]  # Claude Code trusts its working directory; an older context may say no more
     trusted = tuple(dict.fromkeys(shell.normalise(path) for path in found if path))
     rules = context.get("rules")
     auto = context.get("auto_mode")

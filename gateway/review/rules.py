@@ -90,6 +90,7 @@ _CREDENTIAL_COMMANDS = re.compile(
     r"\bgh\s+auth\s+token\b|\bgcloud\s+auth\s+(application-default\s+)?print-(access|identity)-token"
     r"|\bsecurity\s+find-(generic|internet)-password\b|\bgit\s+credential\s+fill\b"
     r"|\baws\s+configure\s+(get|export-credentials)\b|\baz\s+account\s+get-access-token\b"
+    r"|\bprintenv\s+\w*(TOKEN|SECRET|PASSWORD|API_?KEY|ACCESS_KEY)\w*"
     r"|\bop\s+(read|item\s+get)\b|\b(env|printenv|set)\b[^|;&]*\|\s*(grep|rg)\b[^|;&]*"
     r"(key|token|secret|pass)",
     re.IGNORECASE,
@@ -326,8 +327,12 @@ def _segment_danger(
     for word in words[1:]:
         if word in written:
             continue  # `cp .env.example .env` makes a credential file; it reads none
-        if _looks_like_path(word) and _is_secret_path(context.normalise(word, base=cwd)):
-            return _flag("credentials", f"This reads or copies {word}, which holds credentials.")
+        # curl's `-d @file`, `--data-binary=@file`, `key=@file` name the file after `=`/`@`.
+        named = (
+            word.split("=", 1)[-1].lstrip("@") if not word.startswith("-") or "=" in word else word
+        )
+        if _looks_like_path(named) and _is_secret_path(context.normalise(named, base=cwd)):
+            return _flag("credentials", f"This reads or copies {named}, which holds credentials.")
     for target in _redirect_targets(words):
         absolute = context.normalise(target, base=cwd)
         if not context.trusted_path(absolute) and not _scratch(absolute, context):
