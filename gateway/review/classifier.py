@@ -275,7 +275,7 @@ def _result_text(content: Any) -> str:
 
 
 def _clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - len(_TRUNCATED)] + _TRUNCATED
+    return text if len(text) <= limit else text[: limit - len(_TRUNCATED)].rstrip() + _TRUNCATED
 
 
 def _one_sentence(text: str) -> str:
