@@ -15,6 +15,7 @@ import orjson
 
 from gateway.schemas.anthropic import Message, MessagesRequest
 from gateway.translate.documents import render_document, render_search_result
+from gateway.translate.toolset import TOOL_CHANGES
 
 __all__ = [
     "BILLING_PREFIX",
@@ -49,6 +50,7 @@ class _Log:
         "searches",
         "system",
         "thinking",
+        "tool_changes",
         "unreadable",
     )
 
@@ -63,6 +65,7 @@ class _Log:
         self.documents = 0  # also the next document's index (citations count from 0)
         self.searches = 0
         self.unreadable = 0
+        self.tool_changes = 0
         self.replaced: Counter[str] = Counter()
 
     def report(self) -> tuple[list[str], list[str]]:
@@ -85,6 +88,8 @@ class _Log:
             changes.append(f"{_n(self.documents, 'document')} given to the model as text")
         if self.searches:
             changes.append(f"{_n(self.searches, 'search result')} given to the model as text")
+        if self.tool_changes:
+            changes.append(f"{_n(self.tool_changes, 'tool change')} applied to the tool list")
         if self.unreadable:
             warnings.append(f"{_n(self.unreadable, 'PDF')} without extractable text (scanned?)")
         if self.thinking:
@@ -152,7 +157,9 @@ def _fold(messages: list[Message], log: _Log) -> list[Turn]:
             j = i
             reminders: list[dict[str, Any]] = []
             while j < n and messages[j]["role"] == "system":
-                reminders.append(_reminder(messages[j]["content"], log))
+                reminder = _reminder(messages[j]["content"], log)
+                if reminder is not None:
+                    reminders.append(reminder)
                 j += 1
             log.system += j - i
             if j < n and messages[j]["role"] in ("user", "human"):
@@ -179,13 +186,23 @@ def _fold(messages: list[Message], log: _Log) -> list[Turn]:
     return turns
 
 
-def _reminder(content: str | list[Any], log: _Log) -> dict[str, Any]:
+def _reminder(content: str | list[Any], log: _Log) -> dict[str, Any] | None:
+    """A system message as a reminder; its tool changes are not text (translate.toolset
+    applies them to the tool list), so a message of tool changes alone gives none."""
     if isinstance(content, str):
         text = content
     else:
-        text = "\n\n".join(
-            b["text"] if b["type"] == "text" else _placeholder(b["type"], log) for b in content
-        )
+        texts = []
+        for block in content:
+            if block["type"] in TOOL_CHANGES:
+                log.tool_changes += 1
+            else:
+                texts.append(
+                    block["text"] if block["type"] == "text" else _placeholder(block["type"], log)
+                )
+        if not texts:
+            return None
+        text = "\n\n".join(texts)
     return {"type": "text", "text": f"<system-reminder>\n{text}\n</system-reminder>"}
 
 
@@ -290,6 +307,8 @@ def _result(block: dict[str, Any], log: _Log, vision: bool) -> tuple[str, list[P
                 else:
                     log.images += 1
                     texts.append(NO_VISION)
+            elif kind == "tool_reference" and isinstance(part.get("tool_name"), str):
+                texts.append(f"[tool {part['tool_name']} loaded: it can be called now]")
             elif kind in ("document", "search_result"):
                 # Claude Code's Read of a PDF answers with a document block here.
                 readable, more = _readable(part, log, vision)

@@ -6,9 +6,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from gateway.errors import InvalidRequest
-from gateway.schemas.anthropic import MCP_TOOLSET, MessagesRequest
+from gateway.schemas.anthropic import MCP_TOOLSET, MessagesRequest, Tool
 from gateway.translate.client_tools import client_tool_function
 from gateway.translate.conversation import convert_conversation
+from gateway.translate.toolset import effective_tools
 
 __all__ = [
     "BackendTraits",
@@ -57,7 +58,12 @@ def anthropic_to_openai(
         req, vision=traits.vision, reasoning_roundtrip=traits.reasoning_roundtrip
     )
     body: dict[str, Any] = {"model": model, "messages": messages}
-    _tools(req, body, changes, warnings, clean=traits.clean_json_schema)
+    tools, tool_warnings = effective_tools(req)
+    warnings.extend(tool_warnings)
+    withheld = len(req.get("tools") or ()) - len(tools)
+    if withheld:
+        changes.append(f"{withheld} deferred or removed tool(s) withheld from the backend")
+    _tools(req, tools, body, changes, warnings, clean=traits.clean_json_schema)
     body[traits.max_tokens_field] = req["max_tokens"]
     for key in ("temperature", "top_p", "top_k"):
         value = req.get(key)
@@ -86,7 +92,7 @@ def backend_tool_names(req: MessagesRequest) -> tuple[str, ...]:
     names a tool call written as text may use."""
     return tuple(
         tool["name"]
-        for tool in req.get("tools") or ()
+        for tool in effective_tools(req)[0]
         if "name" in tool and ("input_schema" in tool or client_tool_function(tool) is not None)
     )
 
@@ -128,6 +134,7 @@ def is_web_search_request(req: MessagesRequest) -> bool:
 
 def _tools(
     req: MessagesRequest,
+    declared: list[Tool],
     body: dict[str, Any],
     changes: list[str],
     warnings: list[str],
@@ -136,7 +143,7 @@ def _tools(
 ) -> None:
     tools: list[dict[str, Any]] = []
     names: set[str] = set()
-    for tool in req.get("tools") or ():
+    for tool in declared:
         schema = tool.get("input_schema")
         client = client_tool_function(tool) if schema is None else None
         if client is not None:
