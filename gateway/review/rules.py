@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import fnmatch
 import re
-import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
+from gateway.review import shell
 from gateway.review.context import ReviewContext
 
 __all__ = ["Decision", "RuleVerdict", "judge"]
@@ -121,7 +121,6 @@ _DESTROY = re.compile(
     re.IGNORECASE,
 )
 _SCRATCH_POSIX = ("/tmp", "/var/tmp", "/dev/null", "/dev/stdout", "/dev/stderr", "/private/tmp")
-_OPERATORS = frozenset("();<>|&")
 _READ_ONLY_PROGRAMS = frozenset(
     {
         "ls", "cat", "head", "tail", "less", "more", "grep", "egrep", "fgrep", "rg", "ag", "find",
@@ -146,7 +145,6 @@ _GIT_READ_ONLY = frozenset(
     {"status", "log", "diff", "show", "blame", "rev-parse", "ls-files", "ls-tree", "describe",
      "shortlog", "grep", "cat-file", "reflog", "merge-base", "rev-list", "whatchanged"}
 )  # fmt: skip
-_WRAPPERS = frozenset({"env", "time", "nohup", "nice", "command", "builtin", "exec", "xargs"})
 _DELETERS = frozenset({"rm", "rmdir", "shred", "unlink", "trash", "srm"})
 _WRITERS = frozenset(
     {"cp", "mv", "install", "ln", "rsync", "tee", "touch", "mkdir", "truncate", "chmod", "chown",
@@ -216,8 +214,8 @@ def _matches(
         command = _text(tool_input.get("command"))
         candidates = [command]
         if compound:
-            candidates += [" ".join(words) for words in _segments_or_none(command) or ()]
-        elif _has_operators(command):
+            candidates += [" ".join(words) for words in shell.segments(command) or ()]
+        elif shell.has_operators(command):
             return False  # an allow rule never covers a compound command as a whole
         return any(_command_matches(spec.strip(), candidate) for candidate in candidates)
     if name == "WebFetch":
@@ -296,16 +294,16 @@ def _command_danger(command: str, context: ReviewContext) -> RuleVerdict | None:
         return _flag("credentials", "This reads or prints stored credentials.")
     if _LITERAL_SECRET.search(command):
         return _flag("credentials", "This puts a literal credential on the command line.")
-    segments = _segments_or_none(command)
+    segments = shell.segments(command)
     if segments is None:
         return None  # unbalanced quotes: nothing reliable to say; the classifier reads it
     cwd = context.cwd
     for words in segments:
-        words = _unwrap(words)
+        words = shell.unwrap(words)
         if not words:
             continue
-        program = _program(words[0])
-        if program == "cd" and len(words) > 1 and not _has_variable(words[1]):
+        program = shell.program_name(words[0])
+        if program == "cd" and len(words) > 1 and not shell.has_variable(words[1]):
             cwd = context.normalise(words[1], base=cwd)
             continue
         verdict = _segment_danger(program, words, cwd, context)
@@ -323,7 +321,7 @@ def _segment_danger(
         return _git_danger(words, context)
     if any(_SECRET_VARIABLE.search(word) for word in words[1:]) and program not in ("export",):
         return _flag("credentials", "This prints or sends a secret from the environment.")
-    written = set(_write_targets(program, words)) if program in _WRITERS else set()
+    written = set(shell.write_targets(program, words)) if program in _WRITERS else set()
     for word in words[1:]:
         if word in written:
             continue  # `cp .env.example .env` makes a credential file; it reads none
@@ -331,17 +329,17 @@ def _segment_danger(
         named = (
             word.split("=", 1)[-1].lstrip("@") if not word.startswith("-") or "=" in word else word
         )
-        if _looks_like_path(named) and _is_secret_path(context.normalise(named, base=cwd)):
+        if shell.looks_like_path(named) and _is_secret_path(context.normalise(named, base=cwd)):
             return _flag("credentials", f"This reads or copies {named}, which holds credentials.")
-    for target in _redirect_targets(words):
+    for target in shell.redirect_targets(words):
         absolute = context.normalise(target, base=cwd)
         if not context.trusted_path(absolute) and not _scratch(absolute, context):
             return _flag(
                 "outside_trusted", f"This writes {target}, outside the trusted directories."
             )
     if program in _DELETERS or (program == "find" and "-delete" in words):
-        for target in _operands(words, program):
-            if _has_variable(target):
+        for target in shell.operands(words, program):
+            if shell.has_variable(target):
                 continue
             absolute = context.normalise(target, base=cwd)
             if not context.trusted_path(absolute) and not _scratch(absolute, context):
@@ -349,8 +347,8 @@ def _segment_danger(
                     "outside_trusted", f"This deletes {target}, outside the trusted directories."
                 )
     if program in _WRITERS:
-        for target in _write_targets(program, words):
-            if _has_variable(target):
+        for target in shell.write_targets(program, words):
+            if shell.has_variable(target):
                 continue
             absolute = context.normalise(target, base=cwd)
             if not context.trusted_path(absolute) and not _scratch(absolute, context):
@@ -361,7 +359,7 @@ def _segment_danger(
 
 
 def _git_danger(words: list[str], context: ReviewContext) -> RuleVerdict | None:
-    args = _git_args(words)
+    args = shell.git_args(words)
     if not args:
         return None
     sub, rest = args[0], args[1:]
@@ -424,17 +422,17 @@ def _safe(name: str, tool_input: Mapping[str, Any], context: ReviewContext) -> R
 def _read_only_command(command: str, context: ReviewContext) -> bool:
     if not command.strip() or "`" in command or "$(" in command or "<(" in command:
         return False
-    segments = _segments_or_none(command)
+    segments = shell.segments(command)
     if not segments:
         return False
     for words in segments:
         if not words:
             continue
-        if _redirect_targets(words, include_null=False):
+        if shell.redirect_targets(words, include_null=False):
             return False
-        program = _program(words[0])
+        program = shell.program_name(words[0])
         if program == "git":
-            args = _git_args(words)
+            args = shell.git_args(words)
             if not args or not _git_read_only(args):
                 return False
             continue
@@ -469,125 +467,6 @@ def _git_read_only(args: list[str]) -> bool:
     if sub == "config":
         return bool(rest) and rest[0] in ("--get", "--list", "-l", "--get-all")
     return False
-
-
-# -- shell words -------------------------------------------------------------------------------
-
-
-def _segments_or_none(command: str) -> list[list[str]] | None:
-    """The command's simple commands as word lists (operators dropped, `2>&1`'s fd kept off);
-    None when the quoting does not balance."""
-    lexer = shlex.shlex(command, posix=True, punctuation_chars=True)
-    lexer.whitespace_split = True
-    lexer.commenters = ""
-    try:
-        tokens = list(lexer)
-    except ValueError:
-        return None
-    segments: list[list[str]] = [[]]
-    for n, token in enumerate(tokens):
-        if token and set(token) <= _OPERATORS:
-            if token in (">", ">>", ">&", "<", "&>", ">|", "&>>"):
-                segments[-1].append(token)
-            else:
-                segments.append([])
-            continue
-        if token.isdigit() and n + 1 < len(tokens) and tokens[n + 1].startswith((">", "<")):
-            continue
-        segments[-1].append(token)
-    return [words for words in segments if words]
-
-
-def _has_operators(command: str) -> bool:
-    segments = _segments_or_none(command)
-    return segments is None or len(segments) > 1 or "$(" in command or "`" in command
-
-
-def _unwrap(words: list[str]) -> list[str]:
-    """Drop `VAR=value` prefixes and wrappers (env, time, nohup, xargs…) before the program."""
-    out = list(words)
-    while out:
-        head = out[0]
-        if "=" in head and re.match(r"^[A-Za-z_]\w*=", head):
-            out.pop(0)
-        elif _program(head) in _WRAPPERS:
-            out.pop(0)
-            while out and out[0].startswith("-"):
-                out.pop(0)
-        else:
-            break
-    return out
-
-
-def _program(word: str) -> str:
-    return word.replace("\\", "/").rsplit("/", 1)[-1].lower().removesuffix(".exe")
-
-
-def _git_args(words: list[str]) -> list[str]:
-    """git's arguments after its global options (-C dir, -c key=value, --git-dir=…)."""
-    args = words[1:]
-    while args and args[0].startswith("-"):
-        option = args.pop(0)
-        if option in ("-C", "-c", "--git-dir", "--work-tree", "--namespace") and args:
-            args.pop(0)
-    return args
-
-
-def _redirect_targets(words: list[str], *, include_null: bool = True) -> list[str]:
-    targets = []
-    for n, word in enumerate(words[:-1]):
-        if word in (">", ">>", ">|", "&>", "&>>") or (word == ">&" and not words[n + 1].isdigit()):
-            target = words[n + 1]
-            if include_null or target not in ("/dev/null", "/dev/stdout", "/dev/stderr", "NUL"):
-                targets.append(target)
-    return targets
-
-
-def _operands(words: list[str], program: str) -> list[str]:
-    if program == "find":
-        return [w for w in words[1:] if not w.startswith("-")][:1]
-    args = [w for w in words[1:] if w not in (">", ">>", ">&", "<")]
-    operands: list[str] = []
-    after_dashes = False
-    for word in args:
-        if word == "--" and not after_dashes:
-            after_dashes = True
-        elif after_dashes or not word.startswith("-"):
-            operands.append(word)
-    return operands
-
-
-def _write_targets(program: str, words: list[str]) -> list[str]:
-    operands = _operands(words, program)
-    if program in ("cp", "mv", "install", "ln", "rsync", "scp"):
-        return operands[-1:] if len(operands) > 1 else []
-    if program in ("chmod", "chown", "chgrp"):
-        return operands[1:]
-    if program == "sed":
-        return operands[1:] if any(w.startswith(("-i", "--in-place")) for w in words) else []
-    if program == "perl":
-        return operands[1:] if any(w.startswith(("-i", "-pi")) for w in words) else []
-    if program == "tar":
-        flags = "".join(w for w in words[1:2] if not w.startswith("/"))
-        if "x" in flags:
-            for n, word in enumerate(words):
-                if word in ("-C", "--directory") and n + 1 < len(words):
-                    return [words[n + 1]]
-        return []
-    if program in ("unzip", "patch"):
-        for n, word in enumerate(words[:-1]):
-            if program == "unzip" and word == "-d":
-                return [words[n + 1]]
-        return []
-    return operands
-
-
-def _has_variable(word: str) -> bool:
-    return "$" in word or "%" in word
-
-
-def _looks_like_path(word: str) -> bool:
-    return not word.startswith("-") and ("/" in word or "\\" in word or word.startswith((".", "~")))
 
 
 # -- paths ---------------------------------------------------------------------------------------
