@@ -98,7 +98,10 @@ _CREDENTIAL_COMMANDS = re.compile(
 _DOWNLOADERS = r"(curl|wget|fetch|aria2c|http|https|iwr|irm|Invoke-WebRequest|Invoke-RestMethod)"
 _INTERPRETERS = r"(sh|bash|zsh|dash|ksh|fish|python[0-9.]*|perl|ruby|node|php|iex|pwsh|powershell)"
 _PIPE_TO_SHELL = re.compile(
-    rf"\b{_DOWNLOADERS}\b[^|;&]*\|\s*(sudo\s+(-\S+\s+)*)?(env\s+)?{_INTERPRETERS}\b"
+    # The interpreter reads its program from the pipe: no script file and no -c/-e/-m (with
+    # those the download is data, as in `curl … | python3 -m json.tool`).
+    rf"\b{_DOWNLOADERS}\b[^|;&]*\|\s*(sudo\s+(-\S+\s+)*)?(env\s+)?{_INTERPRETERS}"
+    r"((\s+-(?![cem]\b)[\w-]*)*)(\s+--(\s[^|;&]*)?)?\s*($|[|;&)])"
     rf"|\b{_INTERPRETERS}\s+(-\S+\s+)*<\(\s*{_DOWNLOADERS}\b"
     rf"|\b{_INTERPRETERS}\s+(-\S+\s+)*-c\s+[\"']?\$\(\s*{_DOWNLOADERS}\b"
     rf"|\beval\s+[\"']?\$\(\s*{_DOWNLOADERS}\b"
@@ -110,7 +113,8 @@ _SECURITY_OFF = re.compile(
     r"(firewalld|ufw|apparmor|auditd|selinux|fail2ban|clamav)"
     r"|\biptables\s+(-F|--flush|-P\s+\w+\s+ACCEPT)|\bcsrutil\s+disable|\bspctl\s+--master-disable"
     r"|Set-MpPreference\s+.*-Disable\w*\s+\$?true|NODE_TLS_REJECT_UNAUTHORIZED=0"
-    r"|PYTHONHTTPSVERIFY=0|http\.sslVerify\s+false|strict-ssl\s+false|core\.hooksPath"
+    r"|PYTHONHTTPSVERIFY=0|http\.sslVerify\s+false|strict-ssl\s+false"
+    r"|core\.hooksPath\s+(/dev/null|NUL|\"\"|'')"
     r"|--dangerously-skip-permissions|bypassPermissions|disableAllHooks"
     r"|xattr\s+(-\w+\s+)*-d\s+com\.apple\.quarantine|\bchmod\s+(-R\s+)?(0?777|a\+w|o\+w)\b",
     re.IGNORECASE,
@@ -144,6 +148,11 @@ _LISTING = {"npm": {"ls", "list", "view", "outdated"}, "pip": {"list", "show", "
 _GIT_READ_ONLY = frozenset(
     {"status", "log", "diff", "show", "blame", "rev-parse", "ls-files", "ls-tree", "describe",
      "shortlog", "grep", "cat-file", "reflog", "merge-base", "rev-list", "whatchanged"}
+)  # fmt: skip
+# Where a secret variable's value leaves the process: printed, or sent over the network.
+_PRINTERS_AND_SENDERS = frozenset(
+    {"echo", "printf", "print", "curl", "wget", "http", "https", "nc", "ncat", "netcat", "socat",
+     "telnet", "ssh", "scp", "rsync", "sftp", "ftp", "mail", "sendmail", "tee"}
 )  # fmt: skip
 _DELETERS = frozenset({"rm", "rmdir", "shred", "unlink", "trash", "srm"})
 _WRITERS = frozenset(
@@ -319,7 +328,7 @@ def _segment_danger(
         return _flag("outside_trusted", "This runs a command as root, outside the project.")
     if program == "git":
         return _git_danger(words, context)
-    if any(_SECRET_VARIABLE.search(word) for word in words[1:]) and program not in ("export",):
+    if program in _PRINTERS_AND_SENDERS and any(_SECRET_VARIABLE.search(w) for w in words[1:]):
         return _flag("credentials", "This prints or sends a secret from the environment.")
     written = set(shell.write_targets(program, words)) if program in _WRITERS else set()
     for word in words[1:]:
