@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import binascii
+import re
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ NO_PDF_TEXT = (
     "[PDF without extractable text: its pages are images (a scan?), which this gateway cannot read]"
 )
 _IMAGE_BELOW = "[image attached below]"
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _NO_VISION = "[image omitted: this model has no vision]"
 
 # PDFium is not thread-safe, not even across different documents (pypdfium2's "Incompatibility
@@ -154,8 +156,10 @@ def _decode(data: str) -> bytes:
 
 
 def _normalise(text: str) -> str:
-    # PDFium ends lines with CRLF and marks soft hyphens at line breaks with U+0002.
-    return text.replace("\r\n", "\n").replace("\r", "\n").replace("\x02", "").rstrip()
+    # PDFium ends lines with CRLF and can leave control characters in the text (a NUL at the
+    # end of a page, marks for generated hyphens): no model needs those.
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return _CONTROL.sub("", text).rstrip()
 
 
 def _with_page_markers(pages: list[str]) -> str:
