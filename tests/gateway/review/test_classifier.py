@@ -18,6 +18,8 @@ from gateway.review.classifier import (
     transcript_lines,
 )
 from gateway.review.results import Verdict, flagged, not_flagged, unavailable
+from gateway.schemas.anthropic import parse_messages_request
+from gateway.translate.request import anthropic_to_openai
 
 IDS = ["toolu_A", "toolu_B"]
 
@@ -206,3 +208,18 @@ def test_the_classifier_request_is_a_plain_messages_request() -> None:
         "stream": False,
     }
     assert body["output_config"]["format"]["schema"]["required"] == ["verdicts"]
+
+
+def test_the_classifier_request_goes_through_the_gateways_own_translation() -> None:
+    system, user = classifier_prompt(
+        {"live_cwd": "/repo"}, conversation(2), [ToolCall("toolu_Z", "Bash", {"command": "ls"})]
+    )
+    req = parse_messages_request(orjson.dumps(classifier_request("small", system, user)))
+    body = anthropic_to_openai(req, "qwen3-4b", stream=False).body
+    assert body["messages"] == [
+        {"role": "system", "content": SYSTEM_PROMPT},
+        {"role": "user", "content": user},
+    ]
+    assert body["response_format"]["json_schema"]["schema"]["required"] == ["verdicts"]
+    assert body["chat_template_kwargs"] == {"enable_thinking": False}
+    assert body["temperature"] == 0 and "tools" not in body
