@@ -17,7 +17,9 @@ from typing import Any
 import orjson
 
 from gateway import bpe
+from gateway.errors import InvalidRequest
 from gateway.schemas.anthropic import CountTokensRequest, MessagesRequest
+from gateway.translate.documents import render_document, render_search_result
 
 __all__ = [
     "IMAGE_FALLBACK_TOKENS",
@@ -135,8 +137,12 @@ def _count_block(block: Mapping[str, Any]) -> int:
 
 
 def _count_other(block: Mapping[str, Any]) -> int:
-    """A block the gateway does not model (document, redacted_thinking, server tool results…):
-    its JSON as text, except that a base64 payload is counted like an image of unknown size."""
+    """A block the gateway does not model (redacted_thinking, server tool results…): its JSON
+    as text, except that a base64 payload is counted like an image of unknown size. Documents
+    and search results count as the text a local model gets (translate.documents)."""
+    readable = _readable(block)
+    if readable is not None:
+        return readable
     fields = {k: v for k, v in block.items() if k != "cache_control"}
     source = fields.get("source")
     extra = 0
@@ -144,6 +150,23 @@ def _count_other(block: Mapping[str, Any]) -> int:
         fields["source"] = {k: v for k, v in source.items() if k != "data"}
         extra = IMAGE_FALLBACK_TOKENS
     return count_text(_compact_json(fields)) + extra
+
+
+def _readable(block: Mapping[str, Any]) -> int | None:
+    kind = block.get("type")
+    try:
+        if kind == "search_result":
+            text = render_search_result(block, 0)
+            return None if text is None else count_text(text)
+        if kind == "document":
+            rendered = render_document(block, 0, vision=True)
+            if rendered is None:
+                return None
+            images = sum(image_tokens(image["source"]) for image in rendered.images)
+            return count_text(rendered.text) + images
+    except InvalidRequest:
+        return None  # a url or file source, a broken PDF: refused when translated, not here
+    return None
 
 
 def _tool_definition(tool: Mapping[str, Any]) -> dict[str, Any]:

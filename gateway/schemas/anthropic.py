@@ -25,6 +25,7 @@ from typing_extensions import TypedDict
 from gateway.errors import InvalidRequest
 
 __all__ = [
+    "MCP_TOOLSET",
     "Block",
     "CountTokensRequest",
     "ImageBlock",
@@ -100,7 +101,8 @@ class ThinkingBlock(TypedDict):
 
 @with_config(_OPEN)
 class OtherBlock(TypedDict):
-    """Any block type the translator does not carry (document, redacted_thinking, server tools…)."""
+    """Any other block: document and search_result (translate.documents reads them, leniently),
+    tool_addition/tool_removal in system messages, redacted_thinking, server tools…"""
 
     type: str
 
@@ -160,9 +162,11 @@ class Message(TypedDict):
 
 @with_config(_OPEN)
 class Tool(TypedDict):
-    """Custom tools carry input_schema; server tools (web_search_…) carry a `type` instead."""
+    """Custom tools carry input_schema; server and client tools (web_search_…, bash_20250124)
+    carry a `type` instead. Only an MCP toolset (`mcp_toolset`) has no name (checked after
+    validation): translate.request refuses it for local backends, native ones get it as sent."""
 
-    name: str
+    name: NotRequired[str]
     type: NotRequired[str | None]
     description: NotRequired[str | None]
     input_schema: NotRequired[dict[str, Any]]
@@ -179,12 +183,14 @@ class ToolChoice(TypedDict):
 class Thinking(TypedDict):
     type: str  # "enabled" | "adaptive" | "disabled"
     budget_tokens: NotRequired[int]
+    display: NotRequired[str | None]  # "summarized" | "omitted" | "updates"
 
 
 @with_config(_STRICT)
 class OutputConfig(TypedDict):
     effort: NotRequired[str | None]
     format: NotRequired[dict[str, Any] | None]
+    task_budget: NotRequired[dict[str, Any] | None]
 
 
 @with_config(_STRICT)
@@ -203,6 +209,14 @@ class MessagesRequest(TypedDict):
     thinking: NotRequired[Thinking | None]
     output_config: NotRequired[OutputConfig | None]
     metadata: NotRequired[dict[str, Any] | None]
+    # The older spelling of output_config.format (structured outputs beta).
+    output_format: NotRequired[dict[str, Any] | None]
+    # Auto mode's review (gateway.review reads it). Opaque and versioned, and a 400 here makes
+    # Claude Code deny actions: any value is accepted.
+    safeguards: NotRequired[Any]
+    thread: NotRequired[dict[str, Any] | None]  # message threads: create / continue
+    context_management: NotRequired[dict[str, Any] | None]
+    mcp_servers: NotRequired[list[Any] | None]  # the MCP connector; not for local backends
 
 
 @with_config(_STRICT)
@@ -221,18 +235,31 @@ _count_adapter: TypeAdapter[CountTokensRequest] = TypeAdapter(CountTokensRequest
 
 def parse_messages_request(body: bytes) -> MessagesRequest:
     """Parse and validate a `POST /v1/messages` body; any problem is a 400 naming the field."""
-    return _validate(_messages_adapter, body)
+    return _named_tools(_validate(_messages_adapter, body))
 
 
 def parse_messages_request_raw(body: bytes) -> tuple[MessagesRequest, dict[str, Any]]:
     """The validated request and the raw JSON object it came from (for native passthrough,
     which forwards the client's fields as they are)."""
     raw = _load_object(body)
-    return _validate_object(_messages_adapter, raw), raw
+    return _named_tools(_validate_object(_messages_adapter, raw)), raw
 
 
 def parse_count_tokens_request(body: bytes) -> CountTokensRequest:
-    return _validate(_count_adapter, body)
+    return _named_tools(_validate(_count_adapter, body))
+
+
+_R = TypeVar("_R", MessagesRequest, CountTokensRequest)
+MCP_TOOLSET = "mcp_toolset"
+
+
+def _named_tools(req: _R) -> _R:
+    """Every tool but an MCP toolset needs a name (the message pydantic gave when it was a
+    required field)."""
+    for n, tool in enumerate(req.get("tools") or ()):
+        if "name" not in tool and tool.get("type") != MCP_TOOLSET:
+            raise InvalidRequest(f"tools.{n}.name: Field required")
+    return req
 
 
 def _load_object(body: bytes) -> dict[str, Any]:

@@ -14,6 +14,8 @@ from typing import Any
 import orjson
 
 from gateway.schemas.anthropic import Message, MessagesRequest
+from gateway.translate.documents import render_document, render_search_result
+from gateway.translate.toolset import TOOL_CHANGES
 
 __all__ = [
     "BILLING_PREFIX",
@@ -39,13 +41,17 @@ class _Log:
 
     __slots__ = (
         "billing",
+        "documents",
         "images",
         "merged",
         "missing",
         "orphans",
         "replaced",
+        "searches",
         "system",
         "thinking",
+        "tool_changes",
+        "unreadable",
     )
 
     def __init__(self) -> None:
@@ -56,6 +62,10 @@ class _Log:
         self.orphans = 0
         self.missing = 0
         self.images = 0
+        self.documents = 0  # also the next document's index (citations count from 0)
+        self.searches = 0
+        self.unreadable = 0
+        self.tool_changes = 0
         self.replaced: Counter[str] = Counter()
 
     def report(self) -> tuple[list[str], list[str]]:
@@ -74,6 +84,14 @@ class _Log:
                 f"{kind} block replaced by a placeholder" + (f" (×{count})" if count > 1 else "")
                 for kind, count in sorted(self.replaced.items())
             )
+        if self.documents:
+            changes.append(f"{_n(self.documents, 'document')} given to the model as text")
+        if self.searches:
+            changes.append(f"{_n(self.searches, 'search result')} given to the model as text")
+        if self.tool_changes:
+            changes.append(f"{_n(self.tool_changes, 'tool change')} applied to the tool list")
+        if self.unreadable:
+            warnings.append(f"{_n(self.unreadable, 'PDF')} without extractable text (scanned?)")
         if self.thinking:
             changes.append(f"thinking history dropped ({_n(self.thinking, 'block')})")
         if self.images:
@@ -139,7 +157,9 @@ def _fold(messages: list[Message], log: _Log) -> list[Turn]:
             j = i
             reminders: list[dict[str, Any]] = []
             while j < n and messages[j]["role"] == "system":
-                reminders.append(_reminder(messages[j]["content"], log))
+                reminder = _reminder(messages[j]["content"], log)
+                if reminder is not None:
+                    reminders.append(reminder)
                 j += 1
             log.system += j - i
             if j < n and messages[j]["role"] in ("user", "human"):
@@ -166,13 +186,23 @@ def _fold(messages: list[Message], log: _Log) -> list[Turn]:
     return turns
 
 
-def _reminder(content: str | list[Any], log: _Log) -> dict[str, Any]:
+def _reminder(content: str | list[Any], log: _Log) -> dict[str, Any] | None:
+    """A system message as a reminder; its tool changes are not text (translate.toolset
+    applies them to the tool list), so a message of tool changes alone gives none."""
     if isinstance(content, str):
         text = content
     else:
-        text = "\n\n".join(
-            b["text"] if b["type"] == "text" else _placeholder(b["type"], log) for b in content
-        )
+        texts = []
+        for block in content:
+            if block["type"] in TOOL_CHANGES:
+                log.tool_changes += 1
+            else:
+                texts.append(
+                    block["text"] if block["type"] == "text" else _placeholder(block["type"], log)
+                )
+        if not texts:
+            return None
+        text = "\n\n".join(texts)
     return {"type": "text", "text": f"<system-reminder>\n{text}\n</system-reminder>"}
 
 
@@ -238,6 +268,10 @@ def _user(
                 parts.extend(images)
         elif kind == "thinking":
             log.thinking += 1
+        elif kind in ("document", "search_result"):
+            text, images = _readable(block, log, vision)
+            parts.append({"type": "text", "text": text})
+            parts.extend(images)
         else:
             parts.append({"type": "text", "text": _placeholder(kind, log)})
     for call_id in calls:
@@ -273,12 +307,37 @@ def _result(block: dict[str, Any], log: _Log, vision: bool) -> tuple[str, list[P
                 else:
                     log.images += 1
                     texts.append(NO_VISION)
+            elif kind == "tool_reference" and isinstance(part.get("tool_name"), str):
+                texts.append(f"[tool {part['tool_name']} loaded: it can be called now]")
+            elif kind in ("document", "search_result"):
+                # Claude Code's Read of a PDF answers with a document block here.
+                readable, more = _readable(part, log, vision)
+                texts.append(readable)
+                images.extend(more)
             else:
                 texts.append(_placeholder(kind, log))
         text = "\n".join(texts)
     if block.get("is_error"):
         text = f"Error: {text}" if text else "Error"
     return text, images
+
+
+def _readable(block: dict[str, Any], log: _Log, vision: bool) -> tuple[str, list[Part]]:
+    """A document or search result as text (and a content document's images); a block without
+    a source the API would take keeps the placeholder."""
+    if block["type"] == "search_result":
+        text = render_search_result(block, log.searches)
+        if text is None:
+            return _placeholder("search_result", log), []
+        log.searches += 1
+        return text, []
+    rendered = render_document(block, log.documents, vision=vision)
+    if rendered is None:
+        return _placeholder("document", log), []
+    log.documents += 1
+    log.images += rendered.omitted_images
+    log.unreadable += rendered.unreadable_pdf
+    return rendered.text, [_image(image) for image in rendered.images]
 
 
 def _image(block: dict[str, Any]) -> Part:

@@ -5,15 +5,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from gateway.schemas.anthropic import MessagesRequest
+from gateway.errors import InvalidRequest
+from gateway.schemas.anthropic import MCP_TOOLSET, MessagesRequest, Tool
+from gateway.translate.client_tools import client_tool_function
 from gateway.translate.conversation import convert_conversation
+from gateway.translate.toolset import effective_tools
 
 __all__ = [
     "BackendTraits",
     "Translation",
     "anthropic_to_openai",
+    "backend_tool_names",
     "clean_schema",
     "is_web_search_request",
+    "shows_thinking",
 ]
 
 
@@ -46,12 +51,19 @@ _EFFORTS = {"low": "low", "medium": "medium", "high": "high", "xhigh": "high", "
 def anthropic_to_openai(
     req: MessagesRequest, model: str, *, stream: bool, traits: BackendTraits = _DEFAULT_TRAITS
 ) -> Translation:
-    """Translate; pieces of `req` (tool schemas, text) are shared with the body, not copied."""
+    """Translate; pieces of `req` (tool schemas, text) are shared with the body, not copied.
+    The MCP connector is refused (400): only Anthropic's own API can run it."""
+    _refuse_mcp_connector(req)
     messages, changes, warnings = convert_conversation(
         req, vision=traits.vision, reasoning_roundtrip=traits.reasoning_roundtrip
     )
     body: dict[str, Any] = {"model": model, "messages": messages}
-    _tools(req, body, changes, warnings, clean=traits.clean_json_schema)
+    tools, tool_warnings = effective_tools(req)
+    warnings.extend(tool_warnings)
+    withheld = len(req.get("tools") or ()) - len(tools)
+    if withheld:
+        changes.append(f"{withheld} deferred or removed tool(s) withheld from the backend")
+    _tools(req, tools, body, changes, warnings, clean=traits.clean_json_schema)
     body[traits.max_tokens_field] = req["max_tokens"]
     for key in ("temperature", "top_p", "top_k"):
         value = req.get(key)
@@ -63,12 +75,44 @@ def anthropic_to_openai(
     if "metadata" in req:
         changes.append("metadata dropped")  # it carries Claude Code's device and session ids
     output: dict[str, Any] = dict(req.get("output_config") or {})
-    _response_format(output.get("format"), body, traits, warnings)
+    fmt = output.get("format")
+    if not fmt and req.get("output_format"):
+        fmt = req.get("output_format")  # the older top-level spelling of the same thing
+        changes.append("output_format sent as response_format")
+    _response_format(fmt, body, traits, warnings)
     _reasoning(req, output.get("effort"), body, traits)
     body["stream"] = stream
     if stream and traits.stream_usage:
         body["stream_options"] = {"include_usage": True}
     return Translation(body, tuple(changes), tuple(warnings))
+
+
+def backend_tool_names(req: MessagesRequest) -> tuple[str, ...]:
+    """The names of the tools the backend gets as functions (custom and client tools): the
+    names a tool call written as text may use."""
+    return tuple(
+        tool["name"]
+        for tool in effective_tools(req)[0]
+        if "name" in tool and ("input_schema" in tool or client_tool_function(tool) is not None)
+    )
+
+
+def shows_thinking(req: MessagesRequest) -> bool:
+    """False when the client asked for `thinking.display: "omitted"`: the answer then carries
+    no thinking text (and, for a local model, no thinking blocks at all)."""
+    thinking = req.get("thinking")
+    return not (thinking and thinking.get("display") == "omitted")
+
+
+def _refuse_mcp_connector(req: MessagesRequest) -> None:
+    toolsets = [t for t in req.get("tools") or () if t.get("type") == MCP_TOOLSET]
+    if req.get("mcp_servers") or toolsets:
+        what = "`mcp_servers`" if req.get("mcp_servers") else "an `mcp_toolset` tool"
+        raise InvalidRequest(
+            f"this request uses the MCP connector ({what}), which only Anthropic's API can run: "
+            "a local backend cannot reach MCP servers for the model. Configure the MCP servers "
+            "in the client instead (for Claude Code: `claude mcp add`)."
+        )
 
 
 def is_web_search_request(req: MessagesRequest) -> bool:
@@ -90,6 +134,7 @@ def is_web_search_request(req: MessagesRequest) -> bool:
 
 def _tools(
     req: MessagesRequest,
+    declared: list[Tool],
     body: dict[str, Any],
     changes: list[str],
     warnings: list[str],
@@ -98,8 +143,17 @@ def _tools(
 ) -> None:
     tools: list[dict[str, Any]] = []
     names: set[str] = set()
-    for tool in req.get("tools") or ():
+    for tool in declared:
         schema = tool.get("input_schema")
+        client = client_tool_function(tool) if schema is None else None
+        if client is not None:
+            # bash, text editor, memory: the client runs them, so the model may call them too.
+            if clean:
+                client = {**client, "parameters": clean_schema(client["parameters"])}
+            tools.append({"type": "function", "function": client})
+            names.add(tool["name"])
+            changes.append(f"client tool {tool['name']} ({tool.get('type')}) sent as a function")
+            continue
         if schema is None:
             # A server tool (web_search_20250305, code_execution…) runs at Anthropic, not here.
             label = f"{tool['name']} ({tool.get('type') or 'no input_schema'})"

@@ -65,9 +65,14 @@ def openai_to_anthropic(
     client_model: str,
     message_id: str,
     tool_names: Collection[str] = (),
+    show_thinking: bool = True,
 ) -> dict[str, Any]:
     message, _ = openai_to_anthropic_with_notes(
-        resp, client_model=client_model, message_id=message_id, tool_names=tool_names
+        resp,
+        client_model=client_model,
+        message_id=message_id,
+        tool_names=tool_names,
+        show_thinking=show_thinking,
     )
     return message
 
@@ -78,9 +83,11 @@ def openai_to_anthropic_with_notes(
     client_model: str,
     message_id: str,
     tool_names: Collection[str] = (),
+    show_thinking: bool = True,
 ) -> tuple[dict[str, Any], list[str]]:
     """The message and what was changed or could not be: with `tool_names`, calls the model
-    wrote as text become tool_use blocks ("tool call written as text repaired (…)")."""
+    wrote as text become tool_use blocks ("tool call written as text repaired (…)"). Without
+    `show_thinking` (`thinking.display: "omitted"`) the message has no thinking blocks."""
     notes: list[str] = []
     # A backend's answer is not trusted to have the documented shape: what is off is skipped.
     choices = resp.get("choices")
@@ -132,6 +139,8 @@ def openai_to_anthropic_with_notes(
         )
 
     had_tool_use = bool(calls) or text_calls > 0
+    if not show_thinking:
+        content = [block for block in content if block["type"] != "thinking"]
     finish = choice.get("finish_reason")
     stop_reason = map_stop_reason(
         finish if isinstance(finish, str) else None, had_tool_use=had_tool_use

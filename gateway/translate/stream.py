@@ -48,8 +48,10 @@ class StreamTranslator:
         client_model: str,
         input_tokens: int = 0,
         tool_names: Collection[str] = (),
+        show_thinking: bool = True,
     ) -> None:
         self._message_id = message_id
+        self._show_thinking = show_thinking  # False for `thinking.display: "omitted"`
         self._client_model = client_model
         self._input_tokens = input_tokens
         self._started = False
@@ -191,6 +193,8 @@ class StreamTranslator:
 
     def _append(self, kind: str, text: str, events: list[Event]) -> None:
         """Text or thinking: continue the open block of that type, or open one."""
+        if kind == "thinking" and not self._show_thinking:
+            return  # no thinking block at all: an empty one would only be echoed back
         if self._open != kind:
             if kind == "text":
                 self._open_block({"type": "text", "text": ""}, events)

@@ -1,0 +1,61 @@
+"""The tools in effect: `defer_loading` tools stay hidden until added, and mid-conversation
+`tool_addition` / `tool_removal` blocks (and tool search's `tool_reference`) change the list."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from gateway.schemas.anthropic import MessagesRequest, Tool
+
+__all__ = ["TOOL_CHANGES", "effective_tools"]
+
+TOOL_CHANGES = frozenset({"tool_addition", "tool_removal"})
+
+
+def effective_tools(req: MessagesRequest) -> tuple[list[Tool], list[str]]:
+    """The declared tools the model may call now, in declaration order, and warnings for
+    changes that name no declared tool. Without changes or deferred tools: `tools` as it is."""
+    tools = list(req.get("tools") or ())
+    declared = {tool["name"] for tool in tools if "name" in tool}
+    active = {tool["name"] for tool in tools if "name" in tool and not tool.get("defer_loading")}
+    warnings: list[str] = []
+    for kind, name in _changes(req):
+        if name not in declared:
+            warnings.append(f"{kind} names the tool {name!r}, which is not in tools; ignored")
+        elif kind == "tool_removal":
+            active.discard(name)
+        else:
+            active.add(name)
+    if len(active) == len(declared):
+        return tools, warnings
+    return [tool for tool in tools if "name" not in tool or tool["name"] in active], warnings
+
+
+def _changes(req: MessagesRequest) -> Iterator[tuple[str, str]]:
+    """(kind, tool name) in conversation order: additions and removals in system messages, and
+    tool search's references in tool results (an addition)."""
+    for message in req["messages"]:
+        content = message["content"]
+        if isinstance(content, str):
+            continue
+        for block in content:
+            kind = block["type"]
+            if kind in TOOL_CHANGES and message["role"] == "system":
+                name = _reference_name(block.get("tool"))
+                if name:
+                    yield kind, name
+            elif kind == "tool_result":
+                parts = block.get("content")
+                for part in parts if isinstance(parts, list) else ():
+                    name = _reference_name(part)
+                    if name:
+                        yield "tool_addition", name
+
+
+def _reference_name(tool: Any) -> str | None:
+    """A `tool_reference`'s tool name (`name` in tool changes, `tool_name` from tool search)."""
+    if isinstance(tool, Mapping) and tool.get("type") == "tool_reference":
+        name = tool.get("name", tool.get("tool_name"))
+        return name if isinstance(name, str) else None
+    return None
