@@ -43,7 +43,7 @@ def run_claude(
 ) -> dict[str, Any]:
     home, work, scratch = tmp_path / "home", tmp_path / "work", tmp_path / "tmp"
     for folder in (home, work, scratch):
-        folder.mkdir()
+        folder.mkdir(exist_ok=True)
     process_env = {
         "PATH": os.environ.get("PATH", os.defpath),
         "HOME": str(home),
@@ -73,12 +73,12 @@ def user_texts(body: dict[str, Any]) -> str:
     return "\n".join(text_of(m.get("content")) for m in body["messages"] if m["role"] == "user")
 
 
-def test_a_long_session_on_a_32k_model_compacts_and_goes_on(
+def gateway_env(
     tmp_path: Path,
     fake_backend: Callable[..., FakeBackend],
     gateway_server: Callable[..., GatewayServer],
-) -> None:
-    claude_cli = ensure_claude_code("2.1.332")
+) -> tuple[FakeBackend, dict[str, str]]:
+    """A fake LM Studio with a 32k model, the gateway, and what `lmgate env` exports for it."""
     backend = fake_backend("lmstudio", context_length=WINDOW)
     gateway = gateway_server(backend.url)
     config_path = tmp_path / "config.toml"
@@ -89,7 +89,16 @@ def test_a_long_session_on_a_32k_model_compacts_and_goes_on(
         small="fake-model",
     )
     save_config(config, config_path)
-    env = lmgate_env(config_path)
+    return backend, lmgate_env(config_path)
+
+
+def test_a_long_session_on_a_32k_model_compacts_and_goes_on(
+    tmp_path: Path,
+    fake_backend: Callable[..., FakeBackend],
+    gateway_server: Callable[..., GatewayServer],
+) -> None:
+    claude_cli = ensure_claude_code("2.1.332")
+    backend, env = gateway_env(tmp_path, fake_backend, gateway_server)
     assert env["CLAUDE_CODE_MAX_CONTEXT_TOKENS"] == str(WINDOW)
     assert "CLAUDE_CODE_AUTO_COMPACT_WINDOW" not in env
     # Claude Code keeps min(max output, 20k) + 13k tokens free: with 4,096 for the answer it
