@@ -1,11 +1,12 @@
-"""The window's dialogs: the preview of a change to Claude Code's settings, and the form that
-adds or edits a remote provider (its key goes to the keyring, its test runs off the GUI
-thread)."""
+"""The window's dialogs: the preview of a change to Claude Code's settings or Claude Desktop's
+config library, and the form that adds or edits a remote provider (its key goes to the
+keyring, its test runs off the GUI thread)."""
 
 from __future__ import annotations
 
 import html
 from collections.abc import Callable
+from typing import Protocol
 
 import httpx
 from PySide6.QtCore import Qt
@@ -26,28 +27,31 @@ from PySide6.QtWidgets import (
 from app.background import Background
 from gateway.backends.connection import connection_for
 from gateway.backends.presets import PRESETS
+from gateway.claude_desktop import DesktopChange
 from gateway.claude_settings import SettingsChange
 from gateway.config import BackendConfig
 
 __all__ = ["BackendDialog", "DiffDialog", "probe_provider"]
 
 
+class DiffPlan(Protocol):
+    @property
+    def action(self) -> str: ...
+
+    def diff(self) -> str: ...
+
+
 class DiffDialog(QDialog):
     """Shows the exact change to the settings file; Apply accepts."""
 
-    def __init__(self, plan: SettingsChange, parent: QWidget | None = None) -> None:
+    def __init__(self, plan: DiffPlan, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.plan = plan
         verb = "Apply to" if plan.action == "apply" else "Restore"
-        self.setWindowTitle(f"{verb} Claude Code's settings")
+        title, text = _describe(plan)
+        self.setWindowTitle(f"{verb} {title}")
         layout = QVBoxLayout(self)
-        intro = QLabel(
-            f"LM Gate will change <b>{html.escape(str(plan.path))}</b> as shown. What it replaces "
-            "is recorded beside it, so Restore can put it back; your other settings stay."
-            if plan.action == "apply"
-            else f"LM Gate will put back what it replaced in <b>{html.escape(str(plan.path))}"
-            "</b>. Values you changed yourself since are kept."
-        )
+        intro = QLabel(text)
         intro.setWordWrap(True)
         layout.addWidget(intro)
         self.view = QTextEdit()
@@ -66,6 +70,32 @@ class DiffDialog(QDialog):
         self.buttons.rejected.connect(self.reject)
         layout.addWidget(self.buttons)
         self.resize(760, 460)
+
+
+def _describe(plan: DiffPlan) -> tuple[str, str]:
+    """What the change is to, and the sentence above the diff."""
+    if isinstance(plan, DesktopChange):
+        where = html.escape(str(plan.library))
+        if plan.action == "apply":
+            return "Claude Desktop's configuration", (
+                f"LM Gate will add its configuration to <b>{where}</b> and make it the applied "
+                "one, as shown. The index is recorded beside the folder, so Restore puts it back "
+                "byte for byte. Relaunch Claude Desktop afterwards."
+            )
+        return "Claude Desktop's configuration", (
+            f"LM Gate will take its configuration out of <b>{where}</b> and put the index back "
+            "as it was. Relaunch Claude Desktop afterwards."
+        )
+    path = html.escape(str(plan.path)) if isinstance(plan, SettingsChange) else ""
+    if plan.action == "apply":
+        return "Claude Code's settings", (
+            f"LM Gate will change <b>{path}</b> as shown. What it replaces is recorded beside "
+            "it, so Restore can put it back; your other settings stay."
+        )
+    return "Claude Code's settings", (
+        f"LM Gate will put back what it replaced in <b>{path}</b>. Values you changed yourself "
+        "since are kept."
+    )
 
 
 def _diff_html(diff: str) -> str:

@@ -1,4 +1,5 @@
-"""The `lmgate` command line: serve, env, token, backends, doctor, keys, claude and self-test.
+"""The `lmgate` command line: serve, env, token, backends, doctor, keys, claude, claude-desktop
+and self-test.
 
 Qt-free, and quick to start: the server, the keyring and the tokenizer are imported by the
 commands that need them. Precedence everywhere: flags > config file > defaults.
@@ -28,7 +29,7 @@ if TYPE_CHECKING:
 __all__ = ["build_parser", "main"]
 
 PROG = "lmgate"
-RESERVED = ("backends", "doctor", "keys", "claude", "self-test")
+RESERVED = ("backends", "doctor", "keys", "claude", "claude-desktop", "self-test")
 _TOP_LEVEL_FLAGS = {"-h", "--help", "--version"}
 
 
@@ -115,6 +116,25 @@ def build_parser(*, gui_checks: Callable[[], list[Check]] | None = None) -> argp
     _config_flag(claude)
     _address_flags(claude)
     claude.set_defaults(handler=_claude)
+    desktop = commands.add_parser(
+        "claude-desktop",
+        help="point Claude Desktop's third-party inference at the gateway, or undo that",
+        description="apply: add an LM Gate configuration to Claude Desktop's config library "
+        "(~/.config/Claude-3p/configLibrary on Linux, ~/Library/Application Support/Claude-3p/"
+        "configLibrary on macOS, %%LOCALAPPDATA%%\\Claude-3p\\configLibrary on Windows) and make "
+        "it the applied one; the big, opus and small models appear as claude-sonnet-lmgate, "
+        "claude-opus-lmgate and claude-haiku-lmgate. restore: put the library back exactly as it "
+        "was. show: where the library is, whether LM Gate's configuration is applied, and what "
+        "apply writes. Relaunch Claude Desktop after a change.",
+    )
+    desktop.add_argument("action", choices=("apply", "restore", "show"))
+    desktop.add_argument(
+        "--dry-run", action="store_true", help="show the change without writing it"
+    )
+    desktop.add_argument("--library", metavar="DIR", help="the config library folder to change")
+    _config_flag(desktop)
+    _address_flags(desktop)
+    desktop.set_defaults(handler=_claude_desktop)
     self_test = commands.add_parser(
         "self-test",
         help="check that this install works: requests, keyring, window and tray",
@@ -376,6 +396,61 @@ def _claude(args: argparse.Namespace) -> int:
         )
     else:
         print(f"Claude Code's settings are back as they were before LM Gate ({path})")
+    return 0
+
+
+def _claude_desktop(args: argparse.Namespace) -> int:
+    from gateway import claude_desktop as cd
+
+    library = Path(args.library).expanduser() if args.library else cd.library_path()
+    try:
+        if args.action == "show":
+            return _show_desktop(args, library)
+        if args.action == "apply":
+            config = _with_flags(_load_config(args.config), args)
+            plan = cd.plan_apply(config, token=_stored_token(), library=library)
+        else:
+            plan = cd.plan_restore(library)
+        if plan.changed:
+            print(plan.diff(), end="")
+        if not args.dry_run:
+            cd.write(plan)
+    except cd.ClaudeDesktopError as exc:
+        print(f"{PROG}: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"{PROG}: cannot write in {library}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    if args.dry_run:
+        print("(dry run: nothing was written)" if plan.changed else "nothing to change")
+    elif args.action == "apply":
+        print(
+            f"Claude Desktop now uses LM Gate at {config.base_url} (config library: {library}); "
+            f"relaunch it. `{PROG} claude-desktop restore` undoes it"
+        )
+    else:
+        print(f"Claude Desktop's config library is back as it was before LM Gate ({library})")
+    return 0
+
+
+def _show_desktop(args: argparse.Namespace, library: Path) -> int:
+    import json
+
+    from gateway import claude_desktop as cd
+
+    config = _with_flags(_load_config(args.config), args)
+    url = cd.applied_url(library)
+    print(f"config library: {library}")
+    print(
+        f"applied: LM Gate at {url}"
+        if url
+        else "applied: no (LM Gate's configuration is not in it)"
+    )
+    entry = cd.desired_config(config, token=None)
+    if _stored_token():
+        entry["inferenceGatewayApiKey"] = "<the gateway token>"
+    print("apply writes:")
+    print(json.dumps(entry, indent=2))
     return 0
 
 

@@ -14,12 +14,34 @@ from gateway.routing import ROLE_MODELS, resolve
 if TYPE_CHECKING:
     from gateway.backends.catalogue import CatalogueSnapshot
 
-__all__ = ["NO_TOKEN", "SHELLS", "claude_env", "compact_window", "default_shell", "render"]
+__all__ = [
+    "COMPACT_WINDOW_MINIMUM",
+    "NO_TOKEN",
+    "SHELLS",
+    "SMALL_WINDOW_MODEL",
+    "claude_env",
+    "compact_window",
+    "default_shell",
+    "render",
+]
 
 # Claude Code asks the user to log in to Anthropic when no credential is set, so a gateway that
 # needs no token still gets a value; it is not a secret.
 NO_TOKEN = "lmgate-no-token"
 SHELLS = ("bash", "zsh", "fish", "powershell", "cmd")
+
+# Claude Code raises CLAUDE_CODE_AUTO_COMPACT_WINDOW to this floor: 2.1.197 silently
+# (`Math.max(1e5, value)`), 2.1.332 with a warning on stderr ("treats it as the 100k minimum").
+COMPACT_WINDOW_MINIMUM = 100_000
+# Below the floor, only the model's own window can be smaller: CLAUDE_CODE_MAX_CONTEXT_TOKENS,
+# which both 2.1.197 and 2.1.332 read for a model they do not recognize, and 2.1.197 only when
+# its name does not start with "claude-". The router sends any name containing "sonnet" to the
+# big model.
+SMALL_WINDOW_MODEL = "lmgate-sonnet"
+# Claude Code keeps min(max output, 20k) + 13k tokens free below the window before it compacts
+# (2.1.332's /context: "Autocompact buffer: 33k"); a 32k window would compact on every turn.
+_OUTPUT_SHARE = 8
+_MIN_OUTPUT = 1024
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # cmd expands %VAR% (and !VAR! under delayed expansion) even inside quotes, and a quote inside
@@ -48,9 +70,19 @@ def claude_env(
         "CLAUDE_CODE_ENABLE_GATEWAY_MODEL_DISCOVERY": "1",
     }
     if auto_compact_window is not None:
-        # The backend's real context window, so Claude Code compacts before the model overflows.
-        env["CLAUDE_CODE_AUTO_COMPACT_WINDOW"] = str(auto_compact_window)
+        env.update(_window_env(auto_compact_window))
     return env
+
+
+def _window_env(window: int) -> dict[str, str]:
+    """The backend's real context window, so Claude Code compacts before the model overflows."""
+    if window >= COMPACT_WINDOW_MINIMUM:
+        return {"CLAUDE_CODE_AUTO_COMPACT_WINDOW": str(window)}
+    return {
+        "ANTHROPIC_MODEL": SMALL_WINDOW_MODEL,
+        "CLAUDE_CODE_MAX_CONTEXT_TOKENS": str(window),
+        "CLAUDE_CODE_MAX_OUTPUT_TOKENS": str(max(_MIN_OUTPUT, window // _OUTPUT_SHARE)),
+    }
 
 
 def compact_window(config: GatewayConfig, snapshot: CatalogueSnapshot) -> int | None:

@@ -21,6 +21,7 @@ from platformdirs import user_cache_path
 
 __all__ = [
     "CLAUDE_CODE_VERSION",
+    "CLAUDE_CODE_VERSIONS",
     "DEBIAN_PACKAGES",
     "claude_code_prefix",
     "ensure_claude_code",
@@ -32,8 +33,10 @@ __all__ = [
 ]
 
 # Pinned: the registry's `latest` tag and what it serves have disagreed, and the recorded
-# fixtures in shared/fixtures come from this exact version.
-CLAUDE_CODE_VERSION = "2.1.197"
+# fixtures (tests/fixtures/capture.py) name the exact version they come from. The current
+# release first; the end-to-end test also drives the one the gateway was first built against.
+CLAUDE_CODE_VERSION = "2.1.332"
+CLAUDE_CODE_VERSIONS = (CLAUDE_CODE_VERSION, "2.1.197")
 CLAUDE_CODE_PACKAGE = "@anthropic-ai/claude-code"
 
 # Xvfb, a window manager and a tray host for the GUI tests, a Secret Service for the keyring

@@ -1,5 +1,5 @@
 """Overview: the gateway's state and address, where requests go, the export line for the user's
-shell, and "Apply to Claude Code" (preview, write, restore)."""
+shell, and "Apply to Claude Code" and "Apply to Claude Desktop" (preview, write, restore)."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from app.dialogs import DiffDialog
 from app.icons import STATE_COLOURS, dot_icon
 from app.model_advice import routed
 from app.signals import emit
-from gateway import claude_settings
+from gateway import claude_desktop, claude_settings
 from gateway.envline import SHELLS, default_shell
 
 __all__ = ["OverviewPage"]
@@ -33,6 +33,7 @@ class OverviewPage(QWidget):
     title = "Overview"
     icon_name = "overview"
     claude_changed = Signal(str)  # a message after Claude Code's settings were written
+    desktop_changed = Signal(str)  # a message after Claude Desktop's configuration was written
 
     def __init__(self, controller: GatewayController, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -115,6 +116,20 @@ class OverviewPage(QWidget):
         actions.addWidget(self.restore)
         actions.addWidget(self.claude_status, 1)
         box.addLayout(actions)
+        desktop_row = QHBoxLayout()
+        self.apply_desktop = QPushButton("Apply to Claude Desktop…")
+        self.apply_desktop.setObjectName("applyClaudeDesktop")
+        self.apply_desktop.setToolTip(
+            "Adds LM Gate as a third-party inference configuration in Claude Desktop"
+        )
+        self.restore_desktop = QPushButton("Restore…")
+        self.restore_desktop.setObjectName("restoreClaudeDesktop")
+        self.desktop_status = QLabel()
+        self.desktop_status.setWordWrap(True)
+        desktop_row.addWidget(self.apply_desktop)
+        desktop_row.addWidget(self.restore_desktop)
+        desktop_row.addWidget(self.desktop_status, 1)
+        box.addLayout(desktop_row)
         layout.addWidget(connect)
         layout.addStretch(1)
 
@@ -122,6 +137,8 @@ class OverviewPage(QWidget):
         self.copy.clicked.connect(self.copy_export)
         self.apply.clicked.connect(self.preview_apply)
         self.restore.clicked.connect(self.preview_restore)
+        self.apply_desktop.clicked.connect(self.preview_desktop_apply)
+        self.restore_desktop.clicked.connect(self.preview_desktop_restore)
         for signal in (
             controller.state_changed,
             controller.config_changed,
@@ -131,6 +148,7 @@ class OverviewPage(QWidget):
             signal.connect(self.refresh)
         self.refresh()
         self.check_claude()
+        self.check_desktop()
 
     def refresh(self, *_: object) -> None:
         c = self.controller
@@ -231,4 +249,54 @@ class OverviewPage(QWidget):
 
     def _failed(self, exc: BaseException) -> None:
         self.apply.setEnabled(True)
+        self.apply_desktop.setEnabled(True)
         emit(self.controller.problem_reported, "error", str(exc))
+
+    # --- Claude Desktop's configuration -------------------------------------------------------
+
+    def check_desktop(self) -> None:
+        self.controller.background.submit(claude_desktop.applied_url, self._show_desktop)
+
+    def _show_desktop(self, url: str | None) -> None:
+        self.restore_desktop.setEnabled(url is not None)
+        if url is None:
+            text = "Claude Desktop: not applied."
+        elif url == self.controller.url:
+            text = f"Applied: Claude Desktop uses {url}."
+        else:
+            now = self.controller.url
+            text = f"Applied to Claude Desktop with {url}, but the gateway is now at {now}."
+        self.desktop_status.setText(text)
+
+    def preview_desktop_apply(self) -> None:
+        config, token = self.controller.live_config, self.controller.token
+        self.apply_desktop.setEnabled(False)
+        self.controller.background.submit(
+            lambda: claude_desktop.plan_apply(config, token=token),
+            self._show_desktop_plan,
+            self._failed,
+        )
+
+    def preview_desktop_restore(self) -> None:
+        self.apply_desktop.setEnabled(False)
+        self.controller.background.submit(
+            claude_desktop.plan_restore, self._show_desktop_plan, self._failed
+        )
+
+    def _show_desktop_plan(self, plan: claude_desktop.DesktopChange) -> None:
+        self.apply_desktop.setEnabled(True)
+        self.dialog = DiffDialog(plan, self)
+        self.dialog.accepted.connect(lambda: self._write_desktop(plan))
+        self.dialog.open()
+
+    def _write_desktop(self, plan: claude_desktop.DesktopChange) -> None:
+        def written(_: None) -> None:
+            self.check_desktop()
+            if plan.action == "apply":
+                message = f"Claude Desktop now uses LM Gate at {self.controller.url} (relaunch it)"
+            else:
+                message = "Claude Desktop's configuration is back as it was"
+            self.desktop_status.setText(message)
+            emit(self.desktop_changed, message)
+
+        self.controller.background.submit(lambda: claude_desktop.write(plan), written, self._failed)

@@ -18,6 +18,7 @@ from pytestqt.qtbot import QtBot
 
 from app.controller import MASK
 from app.desktop import Desktop
+from gateway.claude_desktop import library_path
 from gateway.claude_settings import MANIFEST_SUFFIX, settings_path
 from gateway.config import load_config
 from gateway.envline import claude_env, render
@@ -273,3 +274,54 @@ def test_an_image_in_a_request_brings_the_vision_warning(
             ],
         )
     qtbot.waitUntil(lambda: "cannot see images" in models.advice.text(), timeout=WAIT_MS)
+
+
+def test_apply_to_claude_desktop_previews_writes_and_restores_byte_for_byte(
+    make_desktop: Make, qtbot: QtBot, fake_backend: Callable[..., FakeBackend]
+) -> None:
+    library = library_path()
+    library.mkdir(parents=True)
+    meta = library / "_meta.json"
+    original = b'{\r\n  "appliedId": "work",\r\n  "entries": [{"id": "work", "name": "Work"}]\r\n}'
+    meta.write_bytes(original)
+    desktop = make_desktop(fake_backend("lmstudio"))
+    start(desktop, qtbot)
+    overview = desktop.window.overview
+    qtbot.waitUntil(lambda: "not applied" in overview.desktop_status.text(), timeout=WAIT_MS)
+    assert not overview.restore_desktop.isEnabled()
+
+    qtbot.mouseClick(overview.apply_desktop, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: overview.dialog is not None and overview.dialog.isVisible())
+    dialog = overview.dialog
+    assert dialog is not None
+    assert "Claude Desktop" in dialog.windowTitle()
+    shown = dialog.view.toPlainText()
+    assert f'+  "inferenceGatewayBaseUrl": "{desktop.controller.url}",' in shown
+    assert '+  "inferenceProvider": "gateway",' in shown
+    # Nothing is written before the user agrees.
+    assert sorted(p.name for p in library.iterdir()) == ["_meta.json"]
+    assert meta.read_bytes() == original
+    qtbot.mouseClick(
+        dialog.buttons.button(QDialogButtonBox.StandardButton.Apply), Qt.MouseButton.LeftButton
+    )
+    qtbot.waitUntil(
+        lambda: "Claude Desktop uses" in overview.desktop_status.text(), timeout=WAIT_MS
+    )
+    applied = json.loads(meta.read_text(encoding="utf-8"))["appliedId"]
+    entry = json.loads((library / f"{applied}.json").read_text(encoding="utf-8"))
+    assert entry["inferenceGatewayBaseUrl"] == desktop.controller.url
+    assert [m["anthropicFamilyTier"] for m in entry["inferenceModels"]] == ["sonnet", "haiku"]
+    assert overview.restore_desktop.isEnabled()
+
+    qtbot.mouseClick(overview.restore_desktop, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: overview.dialog is not dialog and overview.dialog is not None)
+    restore = overview.dialog
+    assert restore is not None and restore.isVisible()
+    qtbot.mouseClick(
+        restore.buttons.button(QDialogButtonBox.StandardButton.Apply), Qt.MouseButton.LeftButton
+    )
+    qtbot.waitUntil(lambda: "not applied" in overview.desktop_status.text(), timeout=WAIT_MS)
+    assert not overview.restore_desktop.isEnabled()
+    assert sorted(p.name for p in library.parent.iterdir()) == ["configLibrary"]
+    assert sorted(p.name for p in library.iterdir()) == ["_meta.json"]
+    assert meta.read_bytes() == original

@@ -1,7 +1,8 @@
 """The real Claude Code CLI, pinned, through the gateway to a scripted fake LM Studio.
 
 Claude Code gets exactly the variables `lmgate env` prints, plus the switches that keep it
-offline, a scratch HOME and a scratch working directory.
+offline, a scratch HOME and a scratch working directory. Every test runs with each pinned
+version (tests.provision.CLAUDE_CODE_VERSIONS): the current release and 2.1.197.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import pytest
 from gateway.config import BackendConfig, GatewayConfig, save_config
 from gateway.runner import GatewayServer
 from tests.fakes import FakeBackend, Text, ToolCall, ToolCalls
+from tests.provision import CLAUDE_CODE_VERSIONS, ensure_claude_code
 
 pytestmark = [pytest.mark.claude, pytest.mark.timeout(600)]
 
@@ -77,13 +79,14 @@ def lmgate_env(config_path: Path) -> dict[str, str]:
     return env
 
 
-@pytest.fixture
+@pytest.fixture(params=CLAUDE_CODE_VERSIONS)
 def claude(
+    request: pytest.FixtureRequest,
     tmp_path: Path,
-    claude_cli: Path,
     fake_backend: Callable[..., FakeBackend],
     gateway_server: Callable[..., GatewayServer],
 ) -> Harness:
+    claude_cli = ensure_claude_code(request.param)
     # Claude Code sends ~20k tokens of system prompt and tools: load the model with 64k.
     backend = fake_backend("lmstudio", context_length=65536)
     gateway = gateway_server(backend.url)

@@ -273,10 +273,15 @@ def test_env_carries_the_big_models_loaded_window(
     config = write_config(tmp_path, 'big = "coder"\n' + places(lmstudio=lms))
     status, out, _ = run(capsys, "env", "--shell", "bash", "--config", str(config))
     assert status == 0
-    assert "export CLAUDE_CODE_AUTO_COMPACT_WINDOW='49152'" in out.splitlines()
-    # A big model that is not loaded has no window yet: the line is left out.
+    # Under Claude Code's 100k floor the window is the model's own (see test_envline).
+    lines = out.splitlines()
+    assert "export CLAUDE_CODE_MAX_CONTEXT_TOKENS='49152'" in lines
+    assert "export ANTHROPIC_MODEL='lmgate-sonnet'" in lines
+    assert "AUTO_COMPACT" not in out
+    # A big model that is not loaded has no window yet: the lines are left out.
     other = write_config(tmp_path, 'big = "other"\n' + places(lmstudio=lms))
-    assert "AUTO_COMPACT" not in run(capsys, "env", "--shell", "bash", "--config", str(other))[1]
+    text = run(capsys, "env", "--shell", "bash", "--config", str(other))[1]
+    assert "AUTO_COMPACT" not in text and "MAX_CONTEXT_TOKENS" not in text
 
 
 def test_env_works_when_nothing_is_reachable(

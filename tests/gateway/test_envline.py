@@ -7,7 +7,15 @@ import sys
 import pytest
 
 from gateway.config import GatewayConfig
-from gateway.envline import NO_TOKEN, SHELLS, claude_env, default_shell, render
+from gateway.envline import (
+    NO_TOKEN,
+    SHELLS,
+    SMALL_WINDOW_MODEL,
+    claude_env,
+    default_shell,
+    render,
+)
+from gateway.routing import ModelIndex, resolve
 
 TRICKY = [
     "plain",
@@ -49,11 +57,51 @@ def test_claude_env_follows_the_config_address() -> None:
     assert env["ANTHROPIC_BASE_URL"] == "http://[::1]:9101"
 
 
+WINDOW_VARIABLES = (
+    "CLAUDE_CODE_AUTO_COMPACT_WINDOW",
+    "CLAUDE_CODE_MAX_CONTEXT_TOKENS",
+    "CLAUDE_CODE_MAX_OUTPUT_TOKENS",
+    "ANTHROPIC_MODEL",
+)
+
+
 def test_claude_env_auto_compact_window_is_opt_in() -> None:
-    assert "CLAUDE_CODE_AUTO_COMPACT_WINDOW" not in claude_env(GatewayConfig(), token=None)
-    env = claude_env(GatewayConfig(), token=None, auto_compact_window=32768)
+    env = claude_env(GatewayConfig(), token=None)
+    assert not set(WINDOW_VARIABLES) & set(env)
+    env = claude_env(GatewayConfig(), token=None, auto_compact_window=131072)
     assert list(env)[-1] == "CLAUDE_CODE_AUTO_COMPACT_WINDOW"
-    assert env["CLAUDE_CODE_AUTO_COMPACT_WINDOW"] == "32768"
+    assert env["CLAUDE_CODE_AUTO_COMPACT_WINDOW"] == "131072"
+
+
+@pytest.mark.parametrize("window", [100_000, 131_072, 262_144])
+def test_a_window_of_100k_or_more_is_the_auto_compact_window(window: int) -> None:
+    # Claude Code 2.1.197 and 2.1.332 both honour it from 100k up.
+    env = claude_env(GatewayConfig(), token=None, auto_compact_window=window)
+    assert {k: env[k] for k in WINDOW_VARIABLES if k in env} == {
+        "CLAUDE_CODE_AUTO_COMPACT_WINDOW": str(window)
+    }
+
+
+@pytest.mark.parametrize(
+    ("window", "output"), [(32768, "4096"), (65536, "8192"), (99_999, "12499"), (4096, "1024")]
+)
+def test_a_window_under_100k_is_the_models_own_window(window: int, output: str) -> None:
+    # Both versions raise CLAUDE_CODE_AUTO_COMPACT_WINDOW to 100k (2.1.332 says so on stderr);
+    # they take CLAUDE_CODE_MAX_CONTEXT_TOKENS as the window of a model they do not know, and
+    # 2.1.197 only for a name that does not start with "claude-".
+    env = claude_env(GatewayConfig(), token=None, auto_compact_window=window)
+    assert "CLAUDE_CODE_AUTO_COMPACT_WINDOW" not in env
+    assert env["ANTHROPIC_MODEL"] == SMALL_WINDOW_MODEL
+    assert not SMALL_WINDOW_MODEL.startswith("claude-")
+    assert env["CLAUDE_CODE_MAX_CONTEXT_TOKENS"] == str(window)
+    assert env["CLAUDE_CODE_MAX_OUTPUT_TOKENS"] == output
+
+
+def test_the_small_window_model_name_reaches_the_big_model() -> None:
+    config = GatewayConfig(big="qwen3-coder-30b", small="qwen3-4b")
+    index = ModelIndex({"lms": ["qwen3-coder-30b", "qwen3-4b"]})
+    route = resolve(SMALL_WINDOW_MODEL, config, index)
+    assert (route.model, route.role) == ("qwen3-coder-30b", "big")
 
 
 @pytest.mark.parametrize(
