@@ -194,7 +194,8 @@ class MessagesRelay(Response):
                     break
         final = decoder.finish()
         if self.review is not None:
-            final = await self.review.release(final)
+            await self._forward(final)  # all but the final message_delta, which waits
+            final = await self.review.release()
         self.draft.stop_reason = decoder.stop_reason
         self._note(*decoder.notes())
         await self._emit(final, last=True)

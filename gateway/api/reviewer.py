@@ -122,13 +122,11 @@ class Reviewer:
             out.append(event)
         return out
 
-    async def release(self, events: list[Event]) -> list[Event]:
-        """The held end of the stream (and `events`, the decoder's last), with the verdicts in
-        the final `message_delta`."""
-        rest = self.hold(events)
+    async def release(self) -> list[Event]:
+        """The held end of the stream, with the verdicts in the final `message_delta`."""
         held, self._held = self._held, []
         results = await self.results(self._content(), self._stop_reason)
-        out = list(rest)
+        out: list[Event] = []
         placed = False
         for name, data in held:
             if name == "message_delta" and not placed:
