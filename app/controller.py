@@ -68,6 +68,8 @@ class GatewayController(QObject):
         self.config = loaded.config
         self.config_path: Path = loaded.path
         self.load_problem = loaded.problem
+        # The backup the settings came from when the config file was lost (None: the file).
+        self.recovered_from = loaded.recovered_from
         self.background = background
         self.bus = bus or EventBus()
         self._keystore = keystore
@@ -245,6 +247,10 @@ class GatewayController(QObject):
 
         self.background.submit(store_key, stored, self._keyring_failed)
 
+    def keep_recovered(self) -> None:
+        """Write the settings read from the backup back to the config file."""
+        self._save(saved=f"Settings saved to {self.config_path}")
+
     def remove_backend(self, backend_id: str) -> None:
         backends = [b for b in self.config.backends if b.id != backend_id]
         self.restart(self.config.model_copy(update={"backends": backends}))
@@ -336,15 +342,20 @@ class GatewayController(QObject):
         self.keyring_problem = message
         emit(self.problem_reported, "keyring", message)
 
-    def _save(self) -> None:
+    def _save(self, *, saved: str | None = None) -> None:
         config, path = self.config, self.config_path
+        self.recovered_from = None  # the file now holds what is in use
 
         def failed(exc: BaseException) -> None:
             emit(
                 self.problem_reported, "error", f"The settings could not be saved to {path}: {exc}"
             )
 
-        self.background.submit(lambda: save_config(config, path), None, failed, serial=True)
+        def done(_: Path) -> None:
+            if saved:
+                emit(self.notice, saved)
+
+        self.background.submit(lambda: save_config(config, path), done, failed, serial=True)
 
     def _store(self) -> Keystore:
         return self._keystore or default_keystore()

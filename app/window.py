@@ -133,6 +133,8 @@ class MainWindow(QMainWindow):
             actions.append(("Re-apply…", self.overview.preview_apply))
         elif kind in ("config", "keyring"):
             level = "warning"
+            if kind == "config" and self.controller.recovered_from is not None:
+                actions.append(("Keep these settings", self.controller.keep_recovered))
         self.banner.show_message(level, message, actions, key=kind)
 
     def _images_check(self, log: RequestLogModel) -> None:

@@ -8,12 +8,13 @@ only installed on the main thread; the headless loop and the GUI handle SIGINT/S
 from __future__ import annotations
 
 import errno
+import logging
 import signal
 import socket
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 
 import uvicorn
@@ -280,8 +281,10 @@ def serve_forever(
     api_keys: dict[str, str] | None = None,
     out: TextIO | None = None,
     log_records: bool = True,
+    notices: Sequence[str] = (),
 ) -> int:
-    """Run the gateway headless until Ctrl-C or SIGTERM. Prints the URL and the export line."""
+    """Run the gateway headless until Ctrl-C or SIGTERM. Prints the URL and the export line.
+    `notices`: what the user must know (settings read from a backup), on stderr and in the log."""
     from gateway.envline import claude_env, compact_window, default_shell, render
     from gateway.logfile import attach_log_file, format_record
 
@@ -294,6 +297,9 @@ def serve_forever(
         print(f"lmgate: {exc}. Pass --port with another port.", file=sys.stderr)
         return 2
     detach = attach_log_file(bus)
+    for notice in notices:
+        logging.getLogger("lmgate.config").warning("%s", notice)
+        print(f"lmgate: warning: {notice}", file=sys.stderr, flush=True)
     if log_records:
         bus.subscribe(lambda record: print(format_record(record), file=out, flush=True))
     live = config.model_copy(update={"port": server.port})
