@@ -123,6 +123,9 @@ class MainWindow(QMainWindow):
         self.activateWindow()
 
     def show_problem(self, kind: str, message: str) -> None:
+        if kind == "keyring" and self.banner.key == "config" and self.banner.isVisibleTo(self):
+            # Settings read from a backup matter more; the status line names the keyring.
+            return
         actions: list[tuple[str, Callable[[], None]]] = []
         level = "error"
         if kind == "port" and self.controller.suggested_port:

@@ -28,15 +28,6 @@ from gateway.envline import SHELLS, default_shell
 
 __all__ = ["OverviewPage"]
 
-_STATE_TEXT = {
-    "healthy": "Running",
-    "degraded": "Running, with a problem",
-    "starting": "Starting…",
-    "stopping": "Stopping…",
-    "stopped": "Stopped",
-    "failed": "Failed",
-}
-
 
 class OverviewPage(QWidget):
     title = "Overview"
@@ -145,7 +136,7 @@ class OverviewPage(QWidget):
         c = self.controller
         health = c.health()
         self.light.setPixmap(dot_icon(STATE_COLOURS.get(health, "#868e96")).pixmap(20, 20))
-        self.state.setText(_STATE_TEXT.get(health, health))
+        self.state.setText(c.status_text())
         self.start_stop.setText("Stop" if c.state == "running" else "Start")
         self.start_stop.setEnabled(c.state in ("running", "stopped", "failed"))
         listening = "Listening on" if c.running else "Address:"
