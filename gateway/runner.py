@@ -163,6 +163,7 @@ class GatewayServer:
     def _launch(
         self, sock: socket.socket, config: GatewayConfig, timeout: float
     ) -> tuple[uvicorn.Server, threading.Thread, socket.socket]:
+        from gateway.api.framing import AnthropicHttpToolsProtocol
         from gateway.server import create_app
 
         app = create_app(
@@ -175,7 +176,7 @@ class GatewayServer:
         uconfig = uvicorn.Config(
             app,
             loop="asyncio",
-            http="httptools",
+            http=AnthropicHttpToolsProtocol,  # httptools, with its 400 in Anthropic's format
             ws="none",
             lifespan="on",
             log_config=None,
