@@ -237,3 +237,30 @@ def test_a_lost_config_starts_the_app_on_its_backup_with_a_banner_that_keeps_it(
         assert banner.isHidden()
     finally:
         desktop.shutdown()
+
+
+def test_a_missing_keyring_does_not_cover_the_backup_banner(
+    qtbot: QtBot, quits: Quits, fake_backend: Callable[..., FakeBackend]
+) -> None:
+    path = default_config_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fake = fake_backend("lmstudio")
+    path.with_name("config.toml.bak").write_text(
+        f'port = 0\ndiscover = false\n[[backends]]\nid = "lms"\nurl = "{fake.url}"\n'
+    )
+    previous = keyring.get_keyring()
+    keyring.set_keyring(keyring.backends.fail.Keyring())
+    desktop = Desktop(load(), quit_app=quits, tray_available=False)
+    qtbot.addWidget(desktop.window)
+    try:
+        desktop.controller._keystore = keystore.Keystore()
+        start(desktop, qtbot)
+        qtbot.waitUntil(
+            lambda: "API keys can't be saved" in desktop.window.overview.state.text(),
+            timeout=WAIT_MS,
+        )
+        banner = desktop.window.banner
+        assert banner.key == "config" and "config.toml.bak" in banner.text.text()
+    finally:
+        desktop.shutdown()
+        keyring.set_keyring(previous)
