@@ -451,7 +451,7 @@ def _recovered(file: Path, why: str, fallback: GatewayConfig | None, refusal: st
         )
     if backup is not None:
         # A backup that exists says there were settings: never start on defaults over them.
-        raise UsageError(f"{recovery_message(file, why, backup)}; fix or delete it")
+        raise UsageError(f"{recovery_message(file, why, backup)}: fix or delete them")
     if fallback is None:
         raise UsageError(refusal)
     return ConfigLoad(config=fallback, path=file)

@@ -204,19 +204,18 @@ def find_backup(path: Path) -> Backup | None:
 
 def recovery_message(path: Path, why: str, backup: Backup | None) -> str | None:
     """What to tell the user when `path` could not be used (`why`), given `find_backup`'s
-    answer; None when there is nothing to say (no file and never a backup: a first start)."""
+    answer; None when there is nothing to say (no file and never a backup: a first start).
+    When the backup cannot be used either, the caller says what it does instead."""
     if backup is None:
         return None
     if backup.config is None:
-        return (
-            f"{why}, and its backup {backup.path.name} cannot be read either ({backup.error}); "
-            "defaults are in use"
-        )
+        return f"{why}, and its backup {backup.path.name} cannot be read either ({backup.error})"
     saved = time.strftime("%Y-%m-%d %H:%M", time.localtime(backup.saved_at))
     return (
         f"{why}; LM Gate is using the settings in its backup {backup.path.name} (saved "
-        f"{saved}), not defaults. Check them: the next change you save writes {path.name} "
-        "again; delete the backup to start from defaults instead"
+        f"{saved}), not defaults. Check them, then keep them by copying the backup to "
+        f"{path.name} (or by saving any change in the app); delete the backup to start from "
+        "defaults instead"
     )
 
 
@@ -239,7 +238,9 @@ def _recover(path: Path, why: str, *, lost: bool = False) -> ConfigLoad:
         return ConfigLoad(
             config=backup.config, path=path, problem=message, recovered_from=backup.path
         )
-    if message is None and lost:
+    if message is not None:
+        message += "; defaults are in use"
+    elif lost:
         message = f"{why} and defaults are in use"
     if message is not None:
         log.warning("%s", message)

@@ -520,6 +520,7 @@ def test_a_lost_config_with_a_broken_backup_stops_serve(
     status, _, err = run(capsys, "serve")
     assert status == 2 and served.calls == []
     assert "is missing" in err and "cannot be read either" in err
+    assert "fix or delete them" in err and "defaults" not in err  # it does not start on them
     assert len(err.strip().splitlines()) == 1
 
 
