@@ -29,7 +29,7 @@ from app.signals import emit
 from gateway.backends.presets import PRESETS, connection_for
 from gateway.claude_settings import Plan
 from gateway.config import BackendConfig
-from gateway.keystore import KeyringUnavailable
+from gateway.keystore import INDEX_NAME, TOKEN_NAME, KeyringUnavailable
 
 __all__ = ["BackendDialog", "DiffDialog", "probe_provider"]
 
@@ -115,10 +115,9 @@ def key_variable(backend_id: str) -> str:
     return f"{'_' if stem[0].isdigit() else ''}{stem}_API_KEY"
 
 
-def keyring_reason(error: BaseException) -> str:
+def keyring_reason(error: KeyringUnavailable) -> str:
     """Why the keyring refused, in plain words (the technical message goes in a tooltip)."""
-    message = error.message if isinstance(error, KeyringUnavailable) else str(error)
-    if message.startswith("no secure keyring"):
+    if error.message.startswith("no secure keyring"):
         return "this computer has no keyring to keep it in (no Secret Service is running)"
     return "the keyring did not answer (it may be locked, or its prompt was dismissed)"
 
@@ -201,6 +200,9 @@ class BackendDialog(QDialog):
     def backend(self) -> BackendConfig:
         kind = str(self.preset.currentData())
         name = self.name.text().strip() or kind
+        if name in (TOKEN_NAME, INDEX_NAME):
+            # The key is kept under the provider's name, next to these.
+            raise ValueError(f"'{name}' is a name LM Gate keeps for itself: choose another")
         variable = self.key_variable()
         if variable is not None and not _ENV_NAME.fullmatch(variable):
             raise ValueError(
@@ -302,17 +304,22 @@ class BackendDialog(QDialog):
 
     def _stored(self) -> None:
         self._busy(False)
+        if not self.isVisible():
+            return  # cancelled while the keyring was busy: nothing is added
         self.outcome.setText("")
         self.accept()
 
     def _not_stored(self, error: BaseException) -> None:
         self._busy(False)
+        if not isinstance(error, KeyringUnavailable):
+            self.outcome.setText(f"The API key can't be saved: {error}")
+            return
         self.outcome.setText(
             f"The API key can't be saved: {keyring_reason(error)}. Nothing you typed is lost. "
             "Instead, LM Gate can read the key from an environment variable: check its name "
             "below and press Save again."
         )
-        message = error.message if isinstance(error, KeyringUnavailable) else str(error)
+        message = error.message
         self.outcome.setToolTip(message)
         self.show_key_variable(key_variable(self.name.text().strip() or "provider"))
         self._suggested = self.key_env.text()

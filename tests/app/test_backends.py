@@ -197,3 +197,17 @@ def test_a_provider_whose_key_is_in_a_variable_opens_with_it(
     qtbot.mouseClick(dialog.save, Qt.MouseButton.LeftButton)
     assert "cannot be an environment variable's name" in dialog.outcome.text()
     assert dialog.isVisible()
+
+
+def test_a_provider_cannot_take_the_gateway_tokens_name(
+    make_desktop: Make, qtbot: QtBot, fake_backend: Callable[..., FakeBackend]
+) -> None:
+    desktop = make_desktop(fake_backend("lmstudio"))
+    memory = MemoryKeyring()
+    desktop.controller._keystore = keystore.Keystore(memory)
+    dialog = desktop.window.backends.open_dialog(None)
+    dialog.name.setText(keystore.TOKEN_NAME)
+    qtbot.keyClicks(dialog.key, "sk-would-replace-the-token")
+    qtbot.mouseClick(dialog.save, Qt.MouseButton.LeftButton)
+    assert "a name LM Gate keeps for itself" in dialog.outcome.text()
+    assert dialog.isVisible() and memory.store == {}
