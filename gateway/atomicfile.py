@@ -9,7 +9,7 @@ import tempfile
 import time
 from pathlib import Path
 
-__all__ = ["BACKUP_SUFFIX", "backup_path", "write_atomic"]
+__all__ = ["BACKUP_SUFFIX", "backup_path", "make_private_dirs", "write_atomic"]
 
 BACKUP_SUFFIX = ".bak"
 # A temporary file a killed writer left behind is removed by a later write once it is this old;
@@ -39,7 +39,7 @@ def write_atomic(
     path = Path(path)
     target = path.resolve() if path.is_symlink() else path
     payload = data.encode("utf-8") if isinstance(data, str) else bytes(data)
-    _make_dirs(target.parent)
+    make_private_dirs(target.parent)
     try:
         old_stat = target.stat()
     except FileNotFoundError:
@@ -87,7 +87,9 @@ def _sync_dir(directory: Path) -> None:
         os.close(fd)
 
 
-def _make_dirs(directory: Path) -> None:
+def make_private_dirs(directory: Path) -> None:
+    """Create `directory` and its missing parents readable by the user only (0700); existing
+    folders are left as they are."""
     if directory.is_dir():
         return
     missing: list[Path] = []
@@ -99,6 +101,7 @@ def _make_dirs(directory: Path) -> None:
         path = path.parent
     for path in reversed(missing):
         path.mkdir(mode=0o700, exist_ok=True)
+        os.chmod(path, 0o700)  # mkdir's mode is filtered by the umask
 
 
 def _sweep(path: Path) -> None:
