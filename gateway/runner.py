@@ -311,24 +311,6 @@ def serve_forever(
         for b in snapshot.backends
     ]
     backends = "; ".join(found) or "none found yet: start LM Studio or Ollama"
-    print(f"LM Gate is listening on {server.url} (backends: {backends})", file=out)
-    print("For Claude Code, run this in your shell:", file=out)
-    window = compact_window(live, snapshot)
-    if callable(token):
-        wait = getattr(token, "wait", None)
-        if wait is not None:
-            wait(10.0)  # the keyring, read while the server came up
-        try:
-            known: str | None = token()
-        except GatewayError:
-            known = "unknown"  # still not read: print the placeholder, never an empty token
-    else:
-        known = token
-    env = claude_env(live, token=known, auto_compact_window=window)
-    if known:
-        # A console may be logged (a container's, a terminal's scrollback): never the token.
-        env["ANTHROPIC_AUTH_TOKEN"] = "<the gateway token: `lmgate token` prints it>"
-    print(render(env, default_shell()), file=out, flush=True)
     # A plain flag, not a threading.Event: the handler runs on the main thread, which may be
     # inside Event.wait() holding the Event's lock, and set() would then deadlock.
     stopping: list[int] = []
@@ -336,8 +318,27 @@ def serve_forever(
     def _on_signal(signum: int, frame: Any) -> None:
         stopping.append(signum)
 
+    # Before the first line is printed: whoever reads it may signal at once.
     previous = {s: signal.signal(s, _on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
+        print(f"LM Gate is listening on {server.url} (backends: {backends})", file=out)
+        print("For Claude Code, run this in your shell:", file=out)
+        window = compact_window(live, snapshot)
+        if callable(token):
+            wait = getattr(token, "wait", None)
+            if wait is not None:
+                wait(10.0)  # the keyring, read while the server came up
+            try:
+                known: str | None = token()
+            except GatewayError:
+                known = "unknown"  # still not read: print the placeholder, never an empty token
+        else:
+            known = token
+        env = claude_env(live, token=known, auto_compact_window=window)
+        if known:
+            # A console may be logged (a container's, a terminal's scrollback): never the token.
+            env["ANTHROPIC_AUTH_TOKEN"] = "<the gateway token: `lmgate token` prints it>"
+        print(render(env, default_shell()), file=out, flush=True)
         while not stopping:
             time.sleep(0.2)
             if not server.running:
