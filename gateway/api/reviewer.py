@@ -221,12 +221,12 @@ class Reviewer:
         try:
             return await self.classify(system, user, ids)
         except (TimeoutError, UpstreamTimeout):
-            reason = "timeout"
+            reason, said = "timeout", "did not answer in time"
         except PromptTooLong:
-            reason = "input_too_long"
+            reason, said = "input_too_long", "got a prompt too long for its window"
         except (GatewayError, httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
-            self.draft.warnings.append(f"the review model failed: {_describe(exc)}")
-            reason = "error"
+            reason, said = "error", f"failed: {_describe(exc)}"
+        self.draft.warnings.append(f"the review model {said}; its calls have no verdict")
         return unavailable_for(ids, reason, "classifier")
 
     def _record(

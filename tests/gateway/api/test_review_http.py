@@ -14,7 +14,7 @@ import orjson
 import pytest
 
 from gateway.api.reviewer import BETA
-from gateway.config import ReviewConfig
+from gateway.config import BackendConfig, ReviewConfig
 from gateway.events import RequestRecord
 from gateway.review.classifier import SYSTEM_PROMPT
 from gateway.runner import GatewayServer
@@ -443,3 +443,21 @@ def test_the_ids_in_the_map_are_the_ids_the_client_received(
     ids = ids_of(content)
     assert len(set(ids)) == 3 and all(re.fullmatch(r"[\w-]+", i) for i in ids)
     assert list(tool_uses(results)) == ids
+
+
+def test_an_answer_fetched_whole_is_streamed_with_the_verdicts(
+    fake_backend: Start, gateway_server: Gateway
+) -> None:
+    # A backend that cannot stream: the gateway asks without streaming and streams the answer.
+    fake = fake_backend("lmstudio")
+    backend = BackendConfig(id="fake", url=fake.url, can_stream=False)
+    server = gateway_server(fake.url, backends=[backend])
+    fake.script(ToolCalls([READ, FORCE_PUSH]))
+
+    content, results = ask(server, stream=True)
+
+    read_id, push_id = ids_of(content)
+    verdicts = tool_uses(results)
+    assert verdicts[read_id]["outcome"] == "not_flagged"
+    assert verdicts[push_id]["outcome"] == "flagged"
+    assert fake.chat_requests[0].body["stream"] is False
