@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 from PySide6.QtCore import Qt
+from PySide6.QtTest import QTest
 from pytestqt.qtbot import QtBot
 
 from app.desktop import Desktop
@@ -52,10 +53,12 @@ def test_the_review_choice_is_saved_and_applied_live(
     (result,) = results_of(controller.url)
     assert next(iter(result["status"]["tool_uses"].values()))["outcome"] == "flagged"
 
+    line = box.model.lineEdit()
+    assert line is not None
     box.model.setFocus()
-    box.model.lineEdit().selectAll()  # type: ignore[union-attr]
-    qtbot.keyClicks(box.model.lineEdit(), "lmstudio:fake-model")
-    qtbot.keyClick(box.model.lineEdit(), Qt.Key.Key_Return)
+    line.selectAll()
+    QTest.keyClicks(line, "lmstudio:fake-model")
+    QTest.keyClick(line, Qt.Key.Key_Return)
     qtbot.waitUntil(
         lambda: load_config(path).config.review.model == "lmstudio:fake-model", timeout=WAIT_MS
     )

@@ -90,7 +90,7 @@ def ask(
             if event.type == "message_delta":
                 deltas += 1
                 results = (event.delta.model_extra or {}).get("safeguard_results")
-        final = events.get_final_message().to_dict()
+        final: dict[str, Any] = events.get_final_message().to_dict()
     assert deltas == 1
     return final["content"], results
 
