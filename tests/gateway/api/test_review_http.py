@@ -16,6 +16,7 @@ import pytest
 from gateway.api.reviewer import BETA
 from gateway.config import BackendConfig, ReviewConfig
 from gateway.events import RequestRecord
+from gateway.logfile import format_record
 from gateway.review.classifier import SYSTEM_PROMPT
 from gateway.runner import GatewayServer
 from tests.fakes.replies import Reply, Respond, Stall, Text, ToolCall, ToolCalls
@@ -173,6 +174,9 @@ def test_the_rules_pass_a_read_and_flag_a_force_push_with_no_model_call(
     }
     record = sink[-1]
     assert any(c.startswith("safeguards answered by the gateway: ") for c in record.changes)
+    # The headless log line says it too (the app's request detail lists the same changes).
+    line = format_record(record)
+    assert f"{push_id} flagged by rules" in line and f"{read_id} not_flagged by rules" in line
 
 
 @pytest.mark.parametrize("stream", [False, True], ids=["json", "sse"])
