@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import anthropic
@@ -465,3 +466,45 @@ def test_an_answer_fetched_whole_is_streamed_with_the_verdicts(
     assert verdicts[read_id]["outcome"] == "not_flagged"
     assert verdicts[push_id]["outcome"] == "flagged"
     assert fake.chat_requests[0].body["stream"] is False
+
+
+CAPTURED = Path(__file__).resolve().parents[2] / "fixtures" / "claude-code"
+
+
+@pytest.mark.parametrize("turn", ["safeguards", "turn2"])
+@pytest.mark.parametrize("flavour", ["lmstudio", "llamacpp-native"])
+def test_claude_code_2_1_332s_auto_mode_requests_are_answered(
+    turn: str, flavour: str, fake_backend: Start, gateway_server: Gateway
+) -> None:
+    """The requests 2.1.332 really sent in auto mode (the first of a turn, and the tool result's
+    follow-up, which carries `safeguards` too), with their headers."""
+    name = f"claude-code-2.1.332-interactive-auto-{turn}.json"
+    fixture = orjson.loads((CAPTURED / name).read_bytes())
+    options = NATIVE["llamacpp"] if flavour.endswith("-native") else {}
+    options = {**options, "context_length": 65536}  # Claude Code's prompt is ~11k tokens
+    fake, server, sink = start_pair(
+        fake_backend, gateway_server, flavour.removesuffix("-native"), fake=options
+    )
+    fake.script(ToolCalls([ToolCall("Bash", {"command": "git status"})]))
+    skip = ("host", "content-length", "authorization", "accept-encoding")
+    headers = {k: v for k, v in fixture["headers"].items() if k.lower() not in skip}
+    assert BETA in headers["anthropic-beta"] and "safeguards" in fixture["body"]
+
+    response = httpx.post(
+        f"{server.url}/v1/messages?beta=true",
+        content=orjson.dumps(fixture["body"]),
+        headers=headers,
+        timeout=60,
+    )
+
+    events = parse_sse(response.content)
+    assert_valid_stream(events)
+    (tool_id,) = [d["content_block"]["id"] for n, d in events if n == "content_block_start"]
+    (delta,) = [d["delta"] for n, d in events if n == "message_delta"]
+    assert tool_uses(delta["safeguard_results"]) == {
+        tool_id: {"type": "evaluated", "outcome": "not_flagged"}
+    }
+    (sent,) = fake.chat_requests
+    assert "safeguards" not in orjson.dumps(sent.body).decode()
+    assert BETA not in sent.headers.get("anthropic-beta", "")
+    assert review_of(sink)["verdicts"][tool_id]["rule"] == "read_only"
