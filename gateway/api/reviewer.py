@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -125,7 +125,8 @@ class Reviewer:
     async def release(self) -> list[Event]:
         """The held end of the stream, with the verdicts in the final `message_delta`."""
         held, self._held = self._held, []
-        results = await self.results(self._content(), self._stop_reason)
+        content, cut = self._content()
+        results = await self.results(content, self._stop_reason, cut=cut)
         out: list[Event] = []
         placed = False
         for name, data in held:
@@ -153,8 +154,11 @@ class Reviewer:
             elif delta.get("type") == "text_delta":
                 block["text"] = str(block.get("text") or "") + str(delta.get("text") or "")
 
-    def _content(self) -> list[dict[str, Any]]:
+    def _content(self) -> tuple[list[dict[str, Any]], list[str]]:
+        """The content as the client assembles it, and the tool calls whose input is not JSON
+        (cut off: `truncated`, never shown to the classifier)."""
         content: list[dict[str, Any]] = []
+        cut: list[str] = []
         for index in sorted(self._blocks):
             block = {k: v for k, v in self._blocks[index].items() if k != "_json"}
             if block.get("type") == "tool_use":
@@ -162,9 +166,10 @@ class Reviewer:
                 try:
                     block["input"] = orjson.loads(text) if text.strip() else block.get("input", {})
                 except orjson.JSONDecodeError:
-                    block["input"] = {"unparsed_input": text}
+                    cut.append(str(block.get("id")))
+                    block["input"] = {}
             content.append(block)
-        return content
+        return content, cut
 
     # --- a whole answer ---------------------------------------------------------------------
 
@@ -178,13 +183,20 @@ class Reviewer:
     # --- the verdicts -----------------------------------------------------------------------
 
     async def results(
-        self, content: Sequence[Mapping[str, Any]], stop_reason: str | None
+        self,
+        content: Sequence[Mapping[str, Any]],
+        stop_reason: str | None,
+        *,
+        cut: Collection[str] = (),
     ) -> list[dict[str, Any]]:
         """`safeguard_results` for a reply, recorded on the draft."""
         if self.mode == "off":
-            self._record({}, "off: answered unsupported")
+            self._record({}, "review is off: answered unsupported")
             return unsupported_results()
         outcome = review_by_rules(content, stop_reason, self.context)
+        if cut:
+            outcome.verdicts.update(unavailable_for(cut, "truncated"))
+            outcome.undecided[:] = [call for call in outcome.undecided if call.id not in cut]
         if not outcome.undecided:
             verdicts = complete(outcome)
             self._record(verdicts, "", outcome)
@@ -247,10 +259,11 @@ class Reviewer:
             f"{tool_id} {_short(verdict)} by {_layer(verdict)}"
             for tool_id, verdict in verdicts.items()
         ]
-        summary = "; ".join(parts) if parts else "no tool calls"
-        self.draft.changes.append(
-            "safeguards answered by the gateway: " + summary + (f" ({note})" if note else "")
-        )
+        if parts:
+            summary = "; ".join(parts) + (f" ({note})" if note else "")
+        else:
+            summary = note or "no tool calls"
+        self.draft.changes.append("safeguards answered by the gateway: " + summary)
 
 
 def _verdict_record(verdict: Verdict, rule: str | None) -> dict[str, str]:

@@ -95,6 +95,22 @@ def test_a_call_cut_off_by_max_tokens_is_truncated_and_not_asked_about() -> None
     assert tool_uses == {"toolu_A": {"type": "unavailable", "reason": "truncated"}}
 
 
+def test_a_call_whose_input_is_not_json_is_truncated() -> None:
+    review = reviewer()
+    events = stream(("toolu_A", "Bash", INLINE), ("toolu_B", "Read", {"file_path": "/p/a"}))
+    events[2] = (
+        events[2][0],
+        {**events[2][1], "delta": {"type": "input_json_delta", "partial_json": "{"}},
+    )
+    review.hold(events)
+    (_, delta), _ = asyncio.run(review.release())
+    tool_uses = delta["delta"]["safeguard_results"][0]["status"]["tool_uses"]
+    assert tool_uses == {
+        "toolu_A": {"type": "unavailable", "reason": "truncated"},
+        "toolu_B": {"type": "evaluated", "outcome": "not_flagged"},
+    }
+
+
 @pytest.mark.parametrize(
     ("failure", "reason", "warning"),
     [
