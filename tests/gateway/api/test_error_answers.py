@@ -10,8 +10,8 @@ import orjson
 import pytest
 
 from gateway import errors
-from gateway.api.framing import AmbiguousFraming
 from gateway.api.error_answers import error_response, send_error
+from gateway.api.framing import AmbiguousFraming
 from gateway.errors import (
     GatewayError,
     MethodNotAllowed,
