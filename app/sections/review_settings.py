@@ -34,6 +34,7 @@ class ReviewBox(QGroupBox):
         super().__init__("Auto mode review", parent)
         self.controller = controller
         form = QFormLayout(self)
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.FieldsStayAtSizeHint)
         self.mode = QComboBox()
         self.mode.setAccessibleName("Auto mode review")
         for value, label in MODES:
