@@ -508,3 +508,22 @@ def test_claude_code_2_1_332s_auto_mode_requests_are_answered(
     assert "safeguards" not in orjson.dumps(sent.body).decode()
     assert BETA not in sent.headers.get("anthropic-beta", "")
     assert review_of(sink)["verdicts"][tool_id]["rule"] == "read_only"
+
+
+def test_a_review_prompt_too_long_for_the_model_is_input_too_long(
+    fake_backend: Start, gateway_server: Gateway
+) -> None:
+    # The turn fits the model's window; the review prompt (its instructions alone are ~500
+    # tokens) does not, and the gateway knows it before sending it.
+    fake, server, sink = start_pair(
+        fake_backend, gateway_server, "llamacpp", fake={"context_length": 300}
+    )
+    fake.script(ToolCalls([INLINE]))
+
+    content, results = ask(server, stream=True)
+
+    (inline_id,) = ids_of(content)
+    assert tool_uses(results) == {inline_id: {"type": "unavailable", "reason": "input_too_long"}}
+    assert len(fake.chat_requests) == 1
+    record = sink.wait(1)[-1]
+    assert any("too long for its window" in w for w in record.warnings), record.warnings
