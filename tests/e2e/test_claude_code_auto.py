@@ -151,3 +151,5 @@ def test_auto_mode_blocks_what_the_rules_flag(auto: Auto) -> None:
     assert not any(CLIENT_CLASSIFIER in orjson.dumps(b).decode() for b in chats)
     told = orjson.dumps(chats[1]["messages"][-2:]).decode()
     assert "denied" in told and "force" in told.lower(), told
+    # The rules' reason reads as one sentence: Claude Code adds the full stop.
+    assert "Reason: This force-pushes or deletes a remote branch. " in told, told

@@ -170,7 +170,8 @@ def test_the_rules_pass_a_read_and_flag_a_force_push_with_no_model_call(
     assert review["verdicts"][push_id] == {
         "outcome": "flagged",
         "layer": "rules",
-        "explanation": verdicts[push_id]["explanation"],
+        # The whole sentence; the client gets it without the full stop Claude Code adds.
+        "explanation": verdicts[push_id]["explanation"] + ".",
         "rule": review["verdicts"][push_id]["rule"],
     }
     record = sink[-1]
@@ -198,7 +199,7 @@ def test_the_classifier_decides_what_the_rules_leave(
     assert verdicts[inline_id] == {
         "type": "evaluated",
         "outcome": "flagged",
-        "explanation": "It runs an unreviewed script.",
+        "explanation": "It runs an unreviewed script",  # Claude Code adds the full stop
     }
     (asked,) = classifier_requests(fake.chat_requests)
     # Through the gateway's own translation: a plain chat request, not streamed, no tools, and

@@ -77,7 +77,7 @@ def test_the_final_delta_waits_and_carries_the_verdicts_for_the_ids_the_client_g
     (result,) = delta["safeguard_results"]
     assert result["status"]["tool_uses"] == {
         "toolu_A": {"type": "evaluated", "outcome": "not_flagged"},
-        "toolu_B": {"type": "evaluated", "outcome": "flagged", "explanation": "It runs a script."},
+        "toolu_B": {"type": "evaluated", "outcome": "flagged", "explanation": "It runs a script"},
     }
     assert asked == [["toolu_B"]]
     verdicts = review.draft.extra["review"]["verdicts"]
