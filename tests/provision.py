@@ -32,7 +32,7 @@ __all__ = [
 ]
 
 # Pinned: the registry's `latest` tag and what it serves have disagreed, and the recorded
-# fixtures in shared/fixtures come from this exact version.
+# requests in tests/fixtures/claude-code come from this exact version.
 CLAUDE_CODE_VERSION = "2.1.197"
 CLAUDE_CODE_PACKAGE = "@anthropic-ai/claude-code"
 
