@@ -244,7 +244,10 @@ def test_headers_then_silence_times_out_as_idle(
     fake = fake_backend("lmstudio")
     server = gateway_server(fake.url, timeouts={"idle": 0.4}, commit_after=0.1)
     fake.script(HeadersThenSilence(3))
-    stream_error(post(server, stream=True))
+    error = stream_error(post(server, stream=True))
+    # The headers were the first byte: what ran out was the idle timer, not the first-byte one.
+    assert error["type"] == "api_error"
+    assert error["message"].endswith("did not send more within 0.4 s"), error
 
 
 def open_raw(server: GatewayServer, body: dict[str, Any]) -> socket.socket:
