@@ -103,10 +103,11 @@ def x_session(debian_packages: None) -> Iterator[XSession]:
 
 
 def near(colour: QColor, target: QColor, tolerance: int = 40) -> bool:
-    return all(
-        abs(a - b) <= tolerance
-        for a, b in zip(colour.getRgb()[:3], target.getRgb()[:3], strict=True)
-    )
+    return all(abs(a - b) <= tolerance for a, b in zip(_rgb(colour), _rgb(target), strict=True))
+
+
+def _rgb(colour: QColor) -> tuple[int, int, int]:
+    return colour.red(), colour.green(), colour.blue()
 
 
 def find_badge(image: QImage, state: str) -> tuple[int, int] | None:

@@ -438,8 +438,8 @@ def test_any_text_any_split(parts: list[str], data: st.DataObject) -> None:
 def feed_all(pieces: list[str], tools: Any) -> tuple[list[Piece], list[str]]:
     sniffer = ToolCallSniffer(tools)
     out: list[Piece] = []
-    for piece in pieces:
-        out += sniffer.feed(piece)
+    for text in pieces:
+        out += sniffer.feed(text)
     out += sniffer.finish()
     merged: list[Piece] = []
     for piece in out:
