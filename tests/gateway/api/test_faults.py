@@ -236,6 +236,7 @@ def test_idle_timeout_mid_stream_is_an_error_event(
     fake.script(SilenceAfter(2, 3))
     error = stream_error(post(server, stream=True))
     assert "0.4 s" in error["message"]
+    assert error["message"].endswith("did not send more within 0.4 s"), error
 
 
 def test_headers_then_silence_times_out_as_idle(
