@@ -12,6 +12,7 @@ import pytest
 from hypothesis import settings
 
 from tests.fakes import FakeBackend, free_port
+from tests.parallel import workers
 from tests.provision import ensure_claude_code, ensure_debian_packages
 
 if TYPE_CHECKING:
@@ -31,11 +32,27 @@ if os.environ.get("CI"):
 __all__ = ["free_port"]
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config: pytest.Config) -> None:
+    """`-n auto` (pyproject's addopts) becomes the number of workers tests.parallel chooses for
+    the selected marks. Runs before pytest-xdist reads the option."""
+    if config.option.numprocesses == "auto":  # not when a number is given: `-n 0`, `-n 4`
+        config.option.numprocesses = workers(config.option.markexpr)
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
         "real_keyring: use the system keyring instead of the null backend the suite forces",
     )
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """On pytest-xdist workers, groups first: a group runs on one worker in one go, and the
+    longest (the frozen build) must not be what one worker is left doing while the other idles.
+    """
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        items.sort(key=lambda item: item.get_closest_marker("xdist_group") is None)
 
 
 @pytest.fixture(autouse=True)
