@@ -1,13 +1,17 @@
-"""The default suite runs on one worker per core; the live suite and the benchmark run alone."""
+"""The default suite runs on one worker per core, the live suite and the benchmark serially, and
+a test marked `alone` with no other test of its run beside it."""
 
 from __future__ import annotations
 
 import shlex
+import threading
 import tomllib
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
-from tests.parallel import workers
+from tests.parallel import RunLock, workers
 from tests.paths import REPO
 
 
@@ -32,3 +36,58 @@ def test_the_default_options_ask_for_workers_and_keep_groups_together() -> None:
     assert "--dist" in addopts and addopts[addopts.index("--dist") + 1] == "loadgroup"
     assert "-m" in addopts
     assert workers(addopts[addopts.index("-m") + 1], cores=2) == 2
+
+
+class Holder:
+    """One worker's side of a run's lock (its own open file, as in its own process), taken on a
+    thread of its own."""
+
+    def __init__(self, folder: Path) -> None:
+        self.lock = RunLock(folder)
+        self.held, self.release = threading.Event(), threading.Event()
+        self.thread: threading.Thread | None = None
+
+    def take(self, *, alone: bool) -> threading.Event:
+        def run() -> None:
+            with self.lock.held(alone=alone):
+                self.held.set()
+                self.release.wait(10)
+
+        self.thread = threading.Thread(target=run)
+        self.thread.start()
+        return self.held
+
+    def close(self) -> None:
+        self.release.set()
+        if self.thread is not None:
+            self.thread.join(10)
+        self.lock.close()
+
+
+@pytest.fixture
+def workers_of_a_run(tmp_path: Path) -> Iterator[list[Holder]]:
+    holders = [Holder(tmp_path) for _ in range(3)]
+    yield holders
+    for holder in holders:
+        holder.close()
+
+
+def test_tests_share_the_run(workers_of_a_run: list[Holder]) -> None:
+    first, second, _ = workers_of_a_run
+    assert first.take(alone=False).wait(5)
+    assert second.take(alone=False).wait(5)
+
+
+def test_an_alone_test_waits_for_the_running_one_and_then_runs_by_itself(
+    workers_of_a_run: list[Holder],
+) -> None:
+    running, alone, later = workers_of_a_run
+    assert running.take(alone=False).wait(5)
+    assert not alone.take(alone=True).wait(0.3)
+    # Waiting to be alone holds the next test back, however many are shared already.
+    assert not later.take(alone=False).wait(0.3)
+    running.release.set()
+    assert alone.held.wait(5)
+    assert not later.held.wait(0.3)
+    alone.release.set()
+    assert later.held.wait(5)

@@ -188,6 +188,7 @@ def test_malformed_json_non_streamed(fake_backend: Start, gateway_server: Gatewa
     assert "not JSON" in error_of(response)["message"]
 
 
+@pytest.mark.alone
 def test_silent_backend_gets_committed_stream_with_pings(
     fake_backend: Start, gateway_server: Gateway
 ) -> None:
@@ -263,6 +264,7 @@ def open_raw(server: GatewayServer, body: dict[str, Any]) -> socket.socket:
     return sock
 
 
+@pytest.mark.alone
 @pytest.mark.parametrize("stream", [False, True])
 def test_client_disconnect_closes_the_upstream_connection(
     stream: bool, fake_backend: Start, gateway_server: Gateway

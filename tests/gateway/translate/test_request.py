@@ -328,6 +328,7 @@ def test_tool_round_trip_fixture_has_its_tool_message(name: str) -> None:
     }
 
 
+@pytest.mark.alone
 def test_a_75_kb_request_translates_well_under_a_millisecond() -> None:
     req = max((fixture_request(name) for name in FIXTURES), key=lambda r: len(orjson.dumps(r)))
     assert len(orjson.dumps(req)) > 70_000

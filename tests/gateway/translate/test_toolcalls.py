@@ -364,6 +364,7 @@ def test_a_call_is_held_until_it_ends() -> None:
     assert sniffer.finish() == []
 
 
+@pytest.mark.alone
 def test_a_long_call_is_read_in_linear_time() -> None:
     def read(lines: int) -> float:
         """Seconds to read a call of `lines` lines fed 4 characters at a time, best of 3."""
