@@ -14,10 +14,12 @@ import pytest
 from hypothesis import settings
 
 from tests.fakes import FakeBackend, free_port
-from tests.parallel import LOCKS_VARIABLE, run_lock, workers
+from tests.parallel import LOCKS_VARIABLE, Scheduling, run_lock, workers
 from tests.provision import ensure_claude_code, ensure_debian_packages
 
 if TYPE_CHECKING:
+    from xdist.remote import Producer
+
     from gateway.events import EventBus
     from gateway.runner import GatewayServer
 
@@ -78,12 +80,9 @@ def pytest_runtest_protocol(item: pytest.Item) -> Generator[None, object, object
         return (yield)
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """On pytest-xdist workers, groups first: a group runs on one worker in one go, and the
-    longest (the frozen build) must not be what one worker is left doing while the other idles.
-    """
-    if os.environ.get("PYTEST_XDIST_WORKER"):
-        items.sort(key=lambda item: item.get_closest_marker("xdist_group") is None)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Producer) -> Scheduling | None:
+    """`-n`'s default distribution, with the tests that share a build kept together."""
+    return Scheduling(config, log) if config.getvalue("dist") == "load" else None
 
 
 @pytest.fixture(autouse=True)

@@ -10,14 +10,20 @@ from functools import cache
 from pathlib import Path
 
 from _pytest.mark.expression import Expression
+from xdist.scheduler import LoadScopeScheduling
 
-__all__ = ["LOCKS_VARIABLE", "RunLock", "run_lock", "selects", "workers"]
+__all__ = ["LOCKS_VARIABLE", "TOGETHER", "RunLock", "Scheduling", "run_lock", "selects", "workers"]
 
 # The live suite's one real server and the benchmark's measurements need the machine to
 # themselves: run serially when the selection can include them.
 ALONE = ("live", "bench")
 # The folder of one parallel run's lock files, made by the controlling process for its workers.
 LOCKS_VARIABLE = "LMGATE_TEST_RUN_LOCKS"
+# Test files whose tests share one costly session fixture (the PyInstaller build): one worker
+# runs them all, so the other never waits on the build's lock. By file, not by `xdist_group`
+# mark: pytest 9.2's node ids no longer carry the mark's group to the scheduler
+# (pytest-xdist issue 1386).
+TOGETHER = ("tests/packaging/test_frozen.py",)
 
 
 def workers(markexpr: str, cores: int | None = None) -> int:
@@ -68,6 +74,15 @@ class RunLock:
             yield
         finally:
             fcntl.flock(self._tests, fcntl.LOCK_UN)
+
+
+class Scheduling(LoadScopeScheduling):
+    """pytest-xdist's scope scheduling with one test a scope, but a file of TOGETHER one scope.
+    Larger scopes go out first, so that file starts at once instead of ending the run alone."""
+
+    def _split_scope(self, nodeid: str) -> str:
+        file = nodeid.split("::", 1)[0]
+        return file if file in TOGETHER else nodeid
 
 
 @cache

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.parallel import RunLock, workers
+from tests.parallel import TOGETHER, RunLock, Scheduling, workers
 from tests.paths import REPO
 
 
@@ -29,11 +29,10 @@ def test_a_selection_that_can_include_live_or_bench_runs_serially(markexpr: str)
     assert workers(markexpr, cores=2) == 0
 
 
-def test_the_default_options_ask_for_workers_and_keep_groups_together() -> None:
+def test_the_default_options_ask_for_workers() -> None:
     options = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["pytest"]["ini_options"]
     addopts = shlex.split(options["addopts"])
     assert "-n" in addopts and addopts[addopts.index("-n") + 1] == "auto"
-    assert "--dist" in addopts and addopts[addopts.index("--dist") + 1] == "loadgroup"
     assert "-m" in addopts
     assert workers(addopts[addopts.index("-m") + 1], cores=2) == 2
 
@@ -91,3 +90,12 @@ def test_an_alone_test_waits_for_the_running_one_and_then_runs_by_itself(
     assert not later.held.wait(0.3)
     alone.release.set()
     assert later.held.wait(5)
+
+
+def test_the_frozen_builds_tests_are_one_unit_of_work_and_the_rest_one_each() -> None:
+    # Without __init__, which needs a parallel run's nodes: _split_scope reads no state.
+    scheduling = Scheduling.__new__(Scheduling)
+    frozen = [f"{TOGETHER[0]}::test_the_cli_runs_from_the_build", f"{TOGETHER[0]}::test_x[a]"]
+    assert {scheduling._split_scope(nodeid) for nodeid in frozen} == {TOGETHER[0]}
+    others = ["tests/test_fakes.py::test_a", "tests/test_fakes.py::test_b[x::y]"]
+    assert [scheduling._split_scope(nodeid) for nodeid in others] == others
