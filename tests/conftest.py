@@ -80,6 +80,13 @@ def pytest_runtest_protocol(item: pytest.Item) -> Generator[None, object, object
         return (yield)
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """On parallel workers, tests marked `alone` last: early on, one would wait for the other
+    worker's test to end, the frozen build among them, with every other test held back."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        items.sort(key=lambda item: item.get_closest_marker("alone") is not None)
+
+
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Producer) -> Scheduling | None:
     """`-n`'s default distribution, with the tests that share a build kept together."""
     return Scheduling(config, log) if config.getvalue("dist") == "load" else None
