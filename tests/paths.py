@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 import pytest
 
-__all__ = ["FIXTURES", "REPO", "fixture_names", "load_fixture"]
+__all__ = ["FIXTURES", "REPO", "fixture_names", "load_fixture", "visible_tools"]
 
 REPO = Path(__file__).resolve().parents[1]
 # Every request Claude Code really sent, one file each (`claude-code-VERSION-what.json`), kept in
@@ -31,6 +31,26 @@ def load_fixture(name: str) -> dict[str, Any]:
         pytest.fail(f"no fixture {path.name} in {FIXTURES}; known: {', '.join(fixture_names())}")
     data: dict[str, Any] = orjson.loads(_read(path))
     return data
+
+
+def visible_tools(body: dict[str, Any]) -> list[dict[str, Any]]:
+    """The tools of a recorded request that a model may call: Claude Code 2.1.3xx marks some
+    `defer_loading` (tool search), and one of those becomes callable only once a `tool_reference`
+    in a tool result names it."""
+    referenced = {
+        ref.get("tool_name")
+        for message in body.get("messages") or []
+        if isinstance(message.get("content"), list)
+        for block in message["content"]
+        if block.get("type") == "tool_result" and isinstance(block.get("content"), list)
+        for ref in block["content"]
+        if isinstance(ref, dict) and ref.get("type") == "tool_reference"
+    }
+    return [
+        tool
+        for tool in body.get("tools") or []
+        if not tool.get("defer_loading") or tool.get("name") in referenced
+    ]
 
 
 @cache

@@ -60,6 +60,10 @@ def _climbs(text: str) -> bool:
     path = text.replace("\\", "/")
     if not path or any(char.isspace() for char in path):
         return False
+    if path.startswith("/"):
+        # An absolute path does not climb from the repository: it is data (the auto-mode rules
+        # are tested on `/repo/../etc/passwd`); a machine path is a matter for review.
+        return False
     return path == ".." or path.startswith("../") or "/../" in path
 
 
