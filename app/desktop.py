@@ -18,6 +18,7 @@ from app.controller import GatewayController
 from app.icons import app_icon
 from app.request_log import RequestLogModel
 from app.tray import Tray
+from app.watching import BackendSearch
 from app.window import MainWindow
 from gateway.autostart import Autostart
 from gateway.config import ConfigLoad
@@ -59,6 +60,7 @@ class Desktop(QObject):
         self.controller = GatewayController(
             loaded, background=self.background, keystore=keystore, transport=transport, parent=self
         )
+        self.search = BackendSearch(self.controller, self)
         self.log = RequestLogModel(self)
         self.bridge = RecordBridge(self.controller.bus, self)
         self.bridge.record_arrived.connect(self.log.add)

@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (
     QComboBox,
     QFormLayout,
     QGroupBox,
+    QHBoxLayout,
     QHeaderView,
     QLabel,
     QTableWidgetItem,
@@ -24,6 +25,7 @@ from PySide6.QtWidgets import (
 from app.controller import GatewayController
 from app.icons import STATE_COLOURS
 from app.model_advice import Advice, advise, context_label, model_details
+from app.sections.empty import NoBackends, check_now_button
 from app.sections.tables import read_only_table
 from gateway.backends.catalogue import CatalogueSnapshot, ModelInfo
 
@@ -86,6 +88,8 @@ class ModelsPage(QWidget):
         self.controller = controller
         self.images_in_use = images_in_use
         layout = QVBoxLayout(self)
+        self.empty = NoBackends(controller)
+        layout.addWidget(self.empty)
         choices = QGroupBox("Which model answers")
         form = QFormLayout(choices)
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
@@ -121,7 +125,11 @@ class ModelsPage(QWidget):
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
         layout.addSpacing(8)
-        layout.addWidget(QLabel("Every model the backends list:"))
+        above = QHBoxLayout()
+        above.addWidget(QLabel("Every model the backends list:"), 1)
+        self.check_now = check_now_button(controller)
+        above.addWidget(self.check_now)
+        layout.addLayout(above)
         layout.addWidget(self.table, 1)
 
         self.big.currentIndexChanged.connect(lambda _: self._chosen("big", self.big))
