@@ -9,7 +9,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QObject
+from PySide6.QtCore import QObject, Qt
 from PySide6.QtWidgets import QApplication
 
 from app.background import Background
@@ -17,6 +17,7 @@ from app.bridge import RecordBridge
 from app.controller import GatewayController
 from app.icons import app_icon
 from app.request_log import RequestLogModel
+from app.theme import apply_theme
 from app.tray import Tray
 from app.watching import BackendSearch
 from app.window import MainWindow
@@ -77,6 +78,9 @@ class Desktop(QObject):
         )
         app.setWindowIcon(app_icon())
         app.styleHints().colorSchemeChanged.connect(self._theme_changed)
+        self.controller.config_changed.connect(self._theme_chosen)
+        self._theme: str = loaded.config.theme
+        apply_theme(app, self._theme)
         self.controller.state_changed.connect(self._settle)
         self._settled = False
         # The cyclic collector's full passes walk every object: with the modules and widgets of
@@ -103,6 +107,14 @@ class Desktop(QObject):
             self._settled = True
             gc.freeze()  # the server stack, now imported and built, lives as long as the app
 
-    def _theme_changed(self, *_: object) -> None:
+    def _theme_changed(self, scheme: Qt.ColorScheme | None = None) -> None:
+        """The OS switched between light and dark."""
+        apply_theme(self.app, self.controller.config.theme, scheme)
         self.tray.health = ""
         self.tray.update()
+
+    def _theme_chosen(self, config: object) -> None:
+        theme = getattr(config, "theme", "system")
+        if theme != self._theme:
+            self._theme = theme
+            apply_theme(self.app, theme)

@@ -20,6 +20,7 @@ from app.banner import Banner
 from app.controller import GatewayController
 from app.icons import app_icon, section_icon
 from app.request_log import RequestLogModel
+from app.sections.about import AboutPage
 from app.sections.backends import BackendsPage
 from app.sections.models import ModelsPage
 from app.sections.overview import OverviewPage
@@ -28,7 +29,16 @@ from app.sections.settings import SettingsPage
 from gateway import claude_settings
 from gateway.autostart import Autostart
 
-__all__ = ["MainWindow"]
+__all__ = ["MainWindow", "default_size"]
+
+
+def default_size(char_width: int, line_spacing: int, available: QSize | None) -> QSize:
+    """About 1280 × 800 at the usual 9 pt UI font (213 × 57 of its characters and lines, the
+    same look at 100 % and 200 %), within the screen's free area."""
+    wanted = QSize(char_width * 213, line_spacing * 57)
+    if available is None or available.isEmpty():
+        return wanted
+    return wanted.boundedTo(QSize(available.width() * 97 // 100, available.height() * 95 // 100))
 
 
 class MainWindow(QMainWindow):
@@ -55,12 +65,14 @@ class MainWindow(QMainWindow):
         self.backends = BackendsPage(controller)
         self.requests = RequestsPage(controller, log)
         self.settings = SettingsPage(controller, autostart, launch_command)
+        self.about = AboutPage(controller)
         self.pages: list[QWidget] = [
             self.overview,
             self.models,
             self.backends,
             self.requests,
             self.settings,
+            self.about,
         ]
 
         self.sidebar = QListWidget()
@@ -77,7 +89,7 @@ class MainWindow(QMainWindow):
             self.stack.addWidget(page)
             shortcut = QShortcut(QKeySequence(f"Ctrl+{number}"), self)
             shortcut.activated.connect(lambda n=number - 1: self.sidebar.setCurrentRow(n))
-        width = max(self.sidebar.sizeHintForColumn(0), 120) + 36
+        width = max(self.sidebar.sizeHintForColumn(0), 110) + 24
         self.sidebar.setFixedWidth(width)
         self.sidebar.currentRowChanged.connect(self.stack.setCurrentIndex)
 
@@ -154,9 +166,11 @@ class MainWindow(QMainWindow):
     def _state_changed(self, state: str) -> None:
         if state == "running":
             self.banner.clear("port")
+        snapshot = self.controller.snapshot
+        models = len([m for m in snapshot.models if m.kind != "embedding"])
+        backends = len(self.backends.rows())
         self.statusBar().showMessage(
-            f"{self.controller.url} · {len(self.controller.snapshot.models)} models "
-            f"on {len(self.controller.snapshot.backends)} backends"
+            f"{self.controller.url} · {models} models on {backends} backends"
             if state == "running"
             else state.capitalize()
         )
@@ -175,9 +189,10 @@ class MainWindow(QMainWindow):
         self.controller.background.submit(claude_settings.applied_url, check)
 
     def _default_size(self) -> QSize:
-        # About 150 × 44 characters of the UI font: the same look at 100 % and 200 %.
+        screen = self.screen()
+        available = screen.availableGeometry().size() if screen is not None else None
         metrics = self.fontMetrics()
-        return QSize(metrics.averageCharWidth() * 150, metrics.lineSpacing() * 44)
+        return default_size(metrics.averageCharWidth(), metrics.lineSpacing(), available)
 
     # --- visibility ----------------------------------------------------------------------------
 
@@ -199,7 +214,8 @@ class MainWindow(QMainWindow):
 
     def changeEvent(self, event: QEvent) -> None:
         super().changeEvent(event)
-        if event.type() == QEvent.Type.PaletteChange:
+        if event.type() in (QEvent.Type.PaletteChange, QEvent.Type.ApplicationPaletteChange):
+            self.banner.follow_palette()
             for row, page in enumerate(self.pages):
                 item = self.sidebar.item(row)
                 if item is not None:

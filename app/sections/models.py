@@ -27,12 +27,37 @@ from app.icons import STATE_COLOURS
 from app.model_advice import Advice, advise, context_label, model_details
 from app.sections.empty import NoBackends, check_now_button
 from app.sections.tables import read_only_table
-from gateway.backends.catalogue import CatalogueSnapshot, ModelInfo
+from app.watching import NAMES
+from gateway.backends.catalogue import BackendInfo, CatalogueSnapshot, ModelInfo
 
-__all__ = ["ModelsPage", "fill_model_combo"]
+__all__ = ["ModelsPage", "backend_heading", "fill_model_combo", "grouped"]
 
 AUTOMATIC = "Automatic: the first model the backends list"
 _MODEL_COLUMNS = ("Backend", "Model", "State", "Context", "Tools", "Vision", "Thinking")
+
+
+def grouped(snapshot: CatalogueSnapshot) -> list[tuple[BackendInfo, list[ModelInfo]]]:
+    """Backends in the catalogue's order, each with its models (no embeddings), loaded ones
+    first, then by name: the one order the dropdowns and the table share."""
+    return [
+        (
+            backend,
+            sorted(
+                (m for m in snapshot.models_of(backend.id) if m.kind != "embedding"),
+                key=lambda m: (m.loaded is not True, m.name.lower()),
+            ),
+        )
+        for backend in snapshot.backends
+    ]
+
+
+def backend_heading(backend: BackendInfo) -> str:
+    """ "lmstudio", or "work-box · LM Studio" when the name does not say the kind already."""
+    name = backend.display_name or backend.id
+    kind = NAMES.get(backend.kind, backend.kind)
+    if backend.kind.lower() in name.lower().replace(" ", "") or kind.lower() in name.lower():
+        return name
+    return f"{name} · {kind}"
 
 
 def fill_model_combo(
@@ -45,15 +70,14 @@ def fill_model_combo(
     first.setData(None, Qt.ItemDataRole.UserRole)
     model.appendRow(first)
     selected = 0
-    for backend in snapshot.backends:
-        models = [m for m in snapshot.models_of(backend.id) if m.kind != "embedding"]
-        heading = QStandardItem(f"{backend.display_name or backend.id} · {backend.kind}")
+    for backend, models in grouped(snapshot):
+        heading = QStandardItem(backend_heading(backend))
         heading.setFlags(Qt.ItemFlag.NoItemFlags)
         font = QFont(combo.font())
         font.setBold(True)
         heading.setFont(font)
         model.appendRow(heading)
-        for info in sorted(models, key=lambda m: (m.loaded is not True, m.name)):
+        for info in models:
             details = model_details(info)
             item = QStandardItem(info.name + (f"  —  {details}" if details else ""))
             target = f"{backend.id}:{info.name}"
@@ -204,9 +228,7 @@ class ModelsPage(QWidget):
 
     def _fill_table(self, snapshot: CatalogueSnapshot) -> None:
         self.table.setRowCount(0)
-        for model in snapshot.models:
-            if model.kind == "embedding":
-                continue
+        for model in (m for _, models in grouped(snapshot) for m in models):
             row = self.table.rowCount()
             self.table.insertRow(row)
             state = {True: "loaded", False: "not loaded", None: "—"}[model.loaded]

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 
 from app.controller import MASK, GatewayController
 from app.signals import emit
+from app.theme import THEMES
 from gateway.autostart import Autostart
 
 __all__ = ["SettingsPage"]
@@ -118,7 +119,18 @@ class SettingsPage(QWidget):
         self.log_level.setAccessibleName("Log level")
         levels.addWidget(self.log_level)
         levels.addStretch(1)
-        for widget in (self.at_login, self.hidden, self.capture):
+        self.notifications = QCheckBox(
+            "Tell me in the tray when a backend goes down or comes back, a model Claude Code "
+            "needs is unloaded, or requests keep failing"
+        )
+        self.theme = QComboBox()
+        self.theme.setAccessibleName("Appearance")
+        for key, label in THEMES.items():
+            self.theme.addItem(label, key)
+        levels.insertWidget(0, QLabel("Appearance"))
+        levels.insertWidget(1, self.theme)
+        levels.insertSpacing(2, 16)
+        for widget in (self.at_login, self.hidden, self.capture, self.notifications):
             app_form.addWidget(widget)
         app_form.addLayout(levels)
         layout.addWidget(app)
@@ -138,6 +150,10 @@ class SettingsPage(QWidget):
         self.hidden.toggled.connect(lambda on: controller.update(start_hidden=on))
         self.capture.toggled.connect(lambda on: controller.update(capture_bodies=on))
         self.log_level.currentTextChanged.connect(lambda level: controller.update(log_level=level))
+        self.notifications.toggled.connect(lambda on: controller.update(notifications=on))
+        self.theme.currentIndexChanged.connect(
+            lambda _: controller.update(theme=self.theme.currentData())
+        )
         controller.config_changed.connect(self.refresh)
         controller.token_changed.connect(self.refresh)
         controller.state_changed.connect(self.refresh)
@@ -147,7 +163,7 @@ class SettingsPage(QWidget):
     def refresh(self, *_: object) -> None:
         c = self.controller
         config = c.config
-        for widget in (self.hidden, self.capture, self.log_level):
+        for widget in (self.hidden, self.capture, self.log_level, self.notifications, self.theme):
             widget.blockSignals(True)
         if not self.host.hasFocus():
             self.host.setCurrentText(config.host)
@@ -156,7 +172,9 @@ class SettingsPage(QWidget):
         self.hidden.setChecked(config.start_hidden)
         self.capture.setChecked(config.capture_bodies)
         self.log_level.setCurrentText(config.log_level.lower())
-        for widget in (self.hidden, self.capture, self.log_level):
+        self.notifications.setChecked(config.notifications)
+        self.theme.setCurrentIndex(max(0, self.theme.findData(config.theme)))
+        for widget in (self.hidden, self.capture, self.log_level, self.notifications, self.theme):
             widget.blockSignals(False)
         self._show_token(self.show_token.isChecked())
         for button in (self.copy_token, self.show_token, self.remove_token):
