@@ -231,6 +231,9 @@ def test_apply_to_claude_code_previews_writes_and_restores(
         lambda: not path.with_name(path.name + MANIFEST_SUFFIX).exists(), timeout=WAIT_MS
     )
     assert json.loads(path.read_text(encoding="utf-8")) == {"model": "opus", "env": {"MY_VAR": "1"}}
+    # Exactly the user's file, as they wrote it, and nothing left beside it (#13 item 7).
+    assert path.read_text(encoding="utf-8") == '{"model": "opus", "env": {"MY_VAR": "1"}}'
+    assert sorted(p.name for p in path.parent.iterdir()) == ["settings.json"]
 
 
 def test_a_broken_claude_settings_file_is_reported_not_overwritten(
