@@ -74,7 +74,10 @@ class Desktop(QObject):
             has_tray=lambda: self.tray_available,
         )
         self.tray = Tray(
-            self.controller, open_window=self.window.show_and_raise, quit_app=self.quit_app
+            self.controller,
+            open_window=self.window.show_and_raise,
+            quit_app=self.quit_app,
+            loader=self.window.loader,
         )
         app.setWindowIcon(app_icon())
         app.styleHints().colorSchemeChanged.connect(self._theme_changed)

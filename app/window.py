@@ -8,6 +8,7 @@ from PySide6.QtCore import QEvent, QSize
 from PySide6.QtGui import QCloseEvent, QHideEvent, QKeySequence, QShortcut, QShowEvent
 from PySide6.QtWidgets import (
     QHBoxLayout,
+    QLabel,
     QListWidget,
     QListWidgetItem,
     QMainWindow,
@@ -19,6 +20,7 @@ from PySide6.QtWidgets import (
 from app.banner import Banner
 from app.controller import GatewayController
 from app.icons import app_icon, section_icon
+from app.model_loading import ModelLoader
 from app.request_log import RequestLogModel
 from app.sections.about import AboutPage
 from app.sections.backends import BackendsPage
@@ -61,7 +63,8 @@ class MainWindow(QMainWindow):
         self.setObjectName("mainWindow")
 
         self.overview = OverviewPage(controller)
-        self.models = ModelsPage(controller, lambda: log.images_seen)
+        self.loader = ModelLoader(controller, self)
+        self.models = ModelsPage(controller, lambda: log.images_seen, self.loader)
         self.backends = BackendsPage(controller)
         self.requests = RequestsPage(controller, log)
         self.settings = SettingsPage(controller, autostart, launch_command)
@@ -104,6 +107,10 @@ class MainWindow(QMainWindow):
         layout.addLayout(right, 1)
         self.setCentralWidget(central)
         self.statusBar().setSizeGripEnabled(True)
+        # The address and counts stay on the right; notices come and go on the left.
+        self.where = QLabel()
+        self.where.setObjectName("statusWhere")
+        self.statusBar().addPermanentWidget(self.where)
 
         QShortcut(QKeySequence(QKeySequence.StandardKey.Close), self, self.close)
         QShortcut(QKeySequence(QKeySequence.StandardKey.Quit), self, quit_app)
@@ -169,7 +176,7 @@ class MainWindow(QMainWindow):
         snapshot = self.controller.snapshot
         models = len([m for m in snapshot.models if m.kind != "embedding"])
         backends = len(self.backends.rows())
-        self.statusBar().showMessage(
+        self.where.setText(
             f"{self.controller.url} · {models} models on {backends} backends"
             if state == "running"
             else state.capitalize()

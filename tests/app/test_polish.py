@@ -172,7 +172,7 @@ def test_model_headings_order_and_counts_agree(
     assert rows[0] == "lmstudio:zeta-coder"  # loaded first, as in the dropdown
     assert "lmstudio:nomic-embed" not in rows
     desktop.controller.state_changed.emit("running")
-    message = desktop.window.statusBar().currentMessage()
+    message = desktop.window.where.text()
     assert f"· {table.rowCount()} models on 2 backends" in message
 
 
