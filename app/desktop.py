@@ -16,6 +16,7 @@ from app.background import Background
 from app.bridge import RecordBridge
 from app.controller import GatewayController
 from app.icons import app_icon
+from app.notifications import Notifier
 from app.request_log import RequestLogModel
 from app.theme import apply_theme
 from app.tray import Tray
@@ -79,6 +80,8 @@ class Desktop(QObject):
             quit_app=self.quit_app,
             loader=self.window.loader,
         )
+        self.notifier = Notifier(self.controller, self._notify, self)
+        self.bridge.record_arrived.connect(self.notifier.record)
         app.setWindowIcon(app_icon())
         app.styleHints().colorSchemeChanged.connect(self._theme_changed)
         self.controller.config_changed.connect(self._theme_chosen)
@@ -109,6 +112,12 @@ class Desktop(QObject):
         if state == "running" and not self._settled:
             self._settled = True
             gc.freeze()  # the server stack, now imported and built, lives as long as the app
+
+    def _notify(self, title: str, text: str) -> None:
+        """A tray message where there is a tray; else the window's status line says it."""
+        if self.tray_available and self.tray.notify(title, text):
+            return
+        self.window.statusBar().showMessage(f"{title}: {text}", 15000)
 
     def _theme_changed(self, scheme: Qt.ColorScheme | None = None) -> None:
         """The OS switched between light and dark."""

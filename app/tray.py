@@ -178,6 +178,13 @@ class Tray(QObject):
                 none = sub.addAction(empty)
                 none.setEnabled(False)
 
+    def notify(self, title: str, text: str) -> bool:
+        """A tray message; False where the tray cannot show one."""
+        if not (self.icon.isVisible() and QSystemTrayIcon.supportsMessages()):
+            return False
+        self.icon.showMessage(title, text, QSystemTrayIcon.MessageIcon.Information, 8000)
+        return True
+
     def copy_export(self) -> None:
         QGuiApplication.clipboard().setText(
             self.controller.export_line(default_shell(), reveal=True)
