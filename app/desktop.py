@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QApplication
 from app.background import Background
 from app.bridge import RecordBridge
 from app.controller import GatewayController
+from app.history import HISTORY_NAME, History
 from app.icons import app_icon
 from app.notifications import Notifier
 from app.request_log import RequestLogModel
@@ -66,6 +67,8 @@ class Desktop(QObject):
         self.log = RequestLogModel(self)
         self.bridge = RecordBridge(self.controller.bus, self)
         self.bridge.record_arrived.connect(self.log.add)
+        self.history = History(loaded.path.with_name(HISTORY_NAME), self.background, self)
+        self.bridge.record_arrived.connect(self.history.add)
         self.window = MainWindow(
             self.controller,
             self.log,
@@ -73,6 +76,7 @@ class Desktop(QObject):
             launch_command=launch_command(),
             quit_app=self.quit_app,
             has_tray=lambda: self.tray_available,
+            history=self.history,
         )
         self.tray = Tray(
             self.controller,
@@ -96,6 +100,7 @@ class Desktop(QObject):
 
     def start(self) -> None:
         """Start the gateway, and show the window unless it starts hidden in a tray."""
+        self.history.restore(self.log.add, self.log.flush)
         self.controller.start()
         if self.tray_available:
             self.tray.show()
@@ -106,6 +111,7 @@ class Desktop(QObject):
         self.bridge.close()
         self.tray.hide()
         self.controller.shutdown()
+        self.history.close()
         gc.unfreeze()
 
     def _settle(self, state: str) -> None:

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
 
 from app.banner import Banner
 from app.controller import GatewayController
+from app.history import HISTORY_NAME, History
 from app.icons import app_icon, section_icon
 from app.model_loading import ModelLoader
 from app.request_log import RequestLogModel
@@ -28,6 +29,7 @@ from app.sections.models import ModelsPage
 from app.sections.overview import OverviewPage
 from app.sections.requests import RequestsPage
 from app.sections.settings import SettingsPage
+from app.sections.usage import UsagePage
 from gateway import claude_settings
 from gateway.autostart import Autostart
 
@@ -53,6 +55,7 @@ class MainWindow(QMainWindow):
         launch_command: Sequence[str],
         quit_app: Callable[[], None],
         has_tray: Callable[[], bool],
+        history: History | None = None,
     ) -> None:
         super().__init__()
         self.controller = controller
@@ -69,11 +72,16 @@ class MainWindow(QMainWindow):
         self.requests = RequestsPage(controller, log)
         self.settings = SettingsPage(controller, autostart, launch_command)
         self.about = AboutPage(controller)
+        self.history = history or History(
+            controller.config_path.with_name(HISTORY_NAME), controller.background, self
+        )
+        self.usage = UsagePage(controller, self.history)
         self.pages: list[QWidget] = [
             self.overview,
             self.models,
             self.backends,
             self.requests,
+            self.usage,
             self.settings,
             self.about,
         ]

@@ -101,6 +101,7 @@ class UsageStore:
         self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("PRAGMA cache_size=-1024")  # 1 MB of pages: the app stays light
         self._db.executescript(_SCHEMA)
         if str(path) != ":memory:":
             self.path.chmod(0o600)
@@ -113,7 +114,10 @@ class UsageStore:
 
     def add(self, records: Iterable[RequestRecord]) -> int:
         """Keep `records` (a batch), then drop what is past the bounds. Returns how many."""
-        rows = [_row(r) for r in records]
+        batch = list(records)
+        # Only the newest `max_body_rows` could keep their bodies: the rest are not encoded.
+        first_body = len(batch) - self.max_body_rows
+        rows = [_row(r, bodies=i >= first_body) for i, r in enumerate(batch)]
         if not rows:
             return 0
         marks = ", ".join("?" * (len(EXPORT_FIELDS) + 2))
@@ -169,7 +173,7 @@ class UsageStore:
         with self._lock:
             rows = self._db.execute(
                 f"SELECT {_COLUMNS}, request_body, response_body FROM requests "
-                "ORDER BY seq DESC LIMIT ?",
+                "ORDER BY started_at DESC, seq DESC LIMIT ?",
                 (limit,),
             ).fetchall()
         return [_record(row) for row in reversed(rows)]
@@ -269,9 +273,11 @@ class UsageStore:
         return count
 
 
-def _row(record: RequestRecord) -> Sequence[Any]:
+def _row(record: RequestRecord, *, bodies: bool = True) -> Sequence[Any]:
     values: list[Any] = [getattr(record, name) for name in EXPORT_FIELDS]
     values[EXPORT_FIELDS.index("stream")] = 1 if record.stream else 0
+    if not bodies:
+        return [*values, None, None]
     return [*values, _body(record.request_body), _body(record.response_body)]
 
 

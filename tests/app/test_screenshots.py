@@ -13,7 +13,7 @@ from PySide6.QtGui import QImage
 from tests.paths import REPO
 
 SHOTS = REPO / "screenshots"
-SECTIONS = ("overview", "models", "backends", "requests", "settings", "about")
+SECTIONS = ("overview", "models", "backends", "requests", "usage", "settings", "about")
 
 
 def shoot(scale: int, theme: str = "light") -> None:

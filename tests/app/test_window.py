@@ -41,11 +41,19 @@ def combo_texts(combo: object) -> list[str]:
     return [combo.itemText(i) for i in range(combo.count())]  # type: ignore[attr-defined]
 
 
-def test_the_window_builds_with_its_six_sections(make_desktop: Make, qtbot: QtBot) -> None:
+def test_the_window_builds_with_its_seven_sections(make_desktop: Make, qtbot: QtBot) -> None:
     desktop = make_desktop()
     window = desktop.window
     titles = [window.sidebar.item(i).text() for i in range(window.sidebar.count())]
-    assert titles == ["Overview", "Models", "Backends", "Requests", "Settings", "About"]
+    assert titles == [
+        "Overview",
+        "Models",
+        "Backends",
+        "Requests",
+        "Usage",
+        "Settings",
+        "About",
+    ]
     window.show_and_raise()
     qtbot.waitUntil(window.isActiveWindow)
     qtbot.keyClick(window, Qt.Key.Key_4, Qt.KeyboardModifier.ControlModifier)
