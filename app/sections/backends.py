@@ -45,7 +45,7 @@ class BackendsPage(QWidget):
         )
         intro.setWordWrap(True)
         layout.addWidget(intro)
-        self.empty = NoBackends(controller)
+        self.empty = NoBackends(controller, button=False)
         layout.addWidget(self.empty)
         self.table = read_only_table(COLUMNS, "backendTable")
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)

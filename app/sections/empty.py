@@ -22,7 +22,9 @@ def check_now_button(controller: GatewayController) -> QPushButton:
 class NoBackends(QFrame):
     """Shown while no backend is up; hidden once one answers."""
 
-    def __init__(self, controller: GatewayController, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, controller: GatewayController, parent: QWidget | None = None, *, button: bool = True
+    ) -> None:
         super().__init__(parent)
         self.controller = controller
         self.setObjectName("noBackends")
@@ -35,6 +37,7 @@ class NoBackends(QFrame):
         self.check_now = check_now_button(controller)
         layout.addWidget(self.text, 1)
         layout.addWidget(self.check_now, 0, Qt.AlignmentFlag.AlignTop)
+        self.check_now.setVisible(button)  # a page with its own "Check now" shows one
         controller.catalogue_changed.connect(self.refresh)
         controller.config_changed.connect(self.refresh)
         controller.state_changed.connect(self.refresh)

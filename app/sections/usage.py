@@ -183,6 +183,7 @@ class UsagePage(QWidget):
         )
         for table in (self.models, self.sessions):
             table.setAlternatingRowColors(True)
+            table.setWordWrap(False)
             header = table.horizontalHeader()
             header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
             header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)

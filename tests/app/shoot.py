@@ -101,6 +101,9 @@ def main(out: Path, suffix: str, theme: str = "light") -> None:
             pass
         client.close()
         wait_for(lambda: desktop.log.rowCount() == 4)
+        desktop.history.flush()  # the Usage page reads the history
+        store = desktop.history.store
+        wait_for(lambda: store is not None and store.count() == 4)
 
         window = desktop.window
         # The size the issue measures (#13): every Requests column shows at 1280 × 800.
