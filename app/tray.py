@@ -14,6 +14,7 @@ from app.controller import HEALTH_TEXT, GatewayController
 from app.icons import tray_icon
 from app.model_advice import context_label, model_details, routed
 from app.model_loading import ModelLoader
+from app.profiles import active_profile, switch_profile
 from gateway.envline import default_shell
 
 __all__ = ["Tray"]
@@ -104,6 +105,7 @@ class Tray(QObject):
         self._model_menu(menu, "big", "Big model (Sonnet)")
         self._model_menu(menu, "small", "Small model (Haiku)")
         self._loading_menu(menu)
+        self._profile_menu(menu)
         menu.addSeparator()
         menu.addAction("Copy export line", self.copy_export)
         menu.addAction("Open LM Gate", lambda: self._open_window())
@@ -177,6 +179,23 @@ class Tray(QObject):
             if sub.isEmpty():
                 none = sub.addAction(empty)
                 none.setEnabled(False)
+
+    def _profile_menu(self, menu: QMenu) -> None:
+        profiles = self.controller.config.profiles
+        if not profiles:
+            return
+        sub = menu.addMenu("Profile")
+        sub.setObjectName("profileMenu")
+        group = QActionGroup(sub)
+        group.setExclusive(True)
+        active = active_profile(self.controller.config)
+        for name in sorted(profiles):
+            action = QAction(name, sub)
+            action.setCheckable(True)
+            action.setChecked(name == active)
+            action.triggered.connect(lambda _=False, n=name: switch_profile(self.controller, n))
+            group.addAction(action)
+            sub.addAction(action)
 
     def notify(self, title: str, text: str) -> bool:
         """A tray message; False where the tray cannot show one."""

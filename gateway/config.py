@@ -123,6 +123,9 @@ class GatewayConfig(_Model):
     # Context length to load a model with from the app, by "backend:model" (none: the
     # backend's default).
     load_context: dict[str, int] = Field(default_factory=dict)
+    # Named setups the app switches between (backends and models), by name: each holds the
+    # values of `app.profiles.PROFILE_FIELDS` as they were saved.
+    profiles: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
     @property
     def base_url(self) -> str:

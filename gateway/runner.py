@@ -49,6 +49,7 @@ LIVE_FIELDS = frozenset(
         "theme",
         "notifications",
         "load_context",
+        "profiles",
     }
 )
 

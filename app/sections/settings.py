@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
+    QInputDialog,
     QLabel,
     QLineEdit,
     QPushButton,
@@ -23,6 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.controller import MASK, GatewayController
+from app.profiles import active_profile, delete_profile, save_profile, switch_profile
 from app.signals import emit
 from app.theme import THEMES
 from gateway.autostart import Autostart
@@ -104,6 +106,23 @@ class SettingsPage(QWidget):
         token_layout.addWidget(self.token_note)
         layout.addWidget(token)
 
+        profiles = QGroupBox("Profiles")
+        profile_row = QHBoxLayout(profiles)
+        self.profile = QComboBox()
+        self.profile.setObjectName("profileChoice")
+        self.profile.setAccessibleName("Profile")
+        self.profile.setMinimumContentsLength(16)
+        self.switch_profile = QPushButton("Switch")
+        self.save_profile = QPushButton("Save current as…")
+        self.delete_profile = QPushButton("Delete")
+        self.profile_note = QLabel()
+        self.profile_note.setWordWrap(True)
+        profile_row.addWidget(self.profile)
+        for button in (self.switch_profile, self.save_profile, self.delete_profile):
+            profile_row.addWidget(button)
+        profile_row.addWidget(self.profile_note, 1)
+        layout.addWidget(profiles)
+
         app = QGroupBox("App")
         app_form = QVBoxLayout(app)
         self.at_login = QCheckBox("Start LM Gate when I log in")
@@ -150,6 +169,13 @@ class SettingsPage(QWidget):
         self.hidden.toggled.connect(lambda on: controller.update(start_hidden=on))
         self.capture.toggled.connect(lambda on: controller.update(capture_bodies=on))
         self.log_level.currentTextChanged.connect(lambda level: controller.update(log_level=level))
+        self.switch_profile.clicked.connect(
+            lambda: switch_profile(controller, self.profile.currentText())
+        )
+        self.save_profile.clicked.connect(self._ask_profile_name)
+        self.delete_profile.clicked.connect(
+            lambda: delete_profile(controller, self.profile.currentText())
+        )
         self.notifications.toggled.connect(lambda on: controller.update(notifications=on))
         self.theme.currentIndexChanged.connect(
             lambda _: controller.update(theme=self.theme.currentData())
@@ -190,6 +216,25 @@ class SettingsPage(QWidget):
             )
         self.token_note.setText(note)
         self.path.setText(f"Settings file: {c.config_path}")
+        active = active_profile(config)
+        shown = self.profile.currentText()
+        self.profile.clear()
+        self.profile.addItems(sorted(config.profiles))
+        self.profile.setCurrentText(shown if shown in config.profiles else (active or ""))
+        for button in (self.switch_profile, self.delete_profile):
+            button.setEnabled(bool(config.profiles))
+        self.profile_note.setText(
+            f"In use: {active}"
+            if active
+            else "Save the backends and models in use as a profile, then switch in one click "
+            "(here or in the tray)"
+        )
+
+    def _ask_profile_name(self) -> None:
+        name, ok = QInputDialog.getText(self, "Save a profile", "Name (e.g. Local, Cloud, Off)")
+        if ok and name.strip():
+            save_profile(self.controller, name)
+            self.profile.setCurrentText(name.strip())
 
     def apply_address_change(self) -> None:
         host = self.host.currentText().strip()
