@@ -1,7 +1,7 @@
-"""Profiles: named setups ("Local", "Cloud", "Off"…) of the backends and the models for Claude
-Code's roles, saved in the config and switched from Settings or the tray in one click. A switch
-is a config change: the models apply to the next request, a change of backends restarts the
-server, which lets the requests in flight finish (`GatewayServer.restart`)."""
+"""Profiles: named setups ("Local", "Cloud", "Off"…) of the backends, the models for Claude
+Code's roles and auto mode's review choice, saved in the config and switched from Settings or
+the tray in one click. A switch is a config change: the models apply to the next request, a
+change of backends restarts the server, which lets the requests in flight finish."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from gateway.config import GatewayConfig
 
 __all__ = ["PROFILE_FIELDS", "active_profile", "delete_profile", "save_profile", "switch_profile"]
 
-# What a profile holds (the auto-mode review choice joins these once the config has it).
-PROFILE_FIELDS = ("backends", "discover", "big", "small", "opus")
+# What a profile holds: the backends, the models for Claude Code's roles, auto mode's review.
+PROFILE_FIELDS = ("backends", "discover", "big", "small", "opus", "review")
 
 
 def values_of(config: GatewayConfig) -> dict[str, Any]:

@@ -50,6 +50,7 @@ LIVE_FIELDS = frozenset(
         "notifications",
         "load_context",
         "profiles",
+        "review",
     }
 )
 

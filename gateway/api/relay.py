@@ -17,7 +17,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import orjson
@@ -36,6 +36,9 @@ from gateway.translate.sse import encode
 from gateway.translate.stream import Event, events_from_message
 from gateway.upstream.client import MAX_JSON_BODY, Upstream
 from gateway.upstream.protocol import ReplySpec, StreamDecoder, Unstreamed
+
+if TYPE_CHECKING:
+    from gateway.api.reviewer import Reviewer
 
 __all__ = ["FixedAnswer", "MessagesRelay"]
 
@@ -71,6 +74,7 @@ class MessagesRelay(Response):
         ping_interval: float,
         on_unreachable: Callable[[], None] | None = None,
         capture: bool = False,
+        review: Reviewer | None = None,
     ) -> None:
         self.upstream = upstream
         self.plan = plan
@@ -84,6 +88,8 @@ class MessagesRelay(Response):
         self.ping_interval = ping_interval
         self.on_unreachable = on_unreachable
         self.capture = capture
+        # Auto mode's review: it holds the final message_delta until the verdicts are in.
+        self.review = review
         self.reply = ReplySpec(
             message_id, client_model, plan.prompt_tokens or 0, plan.tool_names, upstream.base_url
         )
@@ -187,6 +193,9 @@ class MessagesRelay(Response):
                 if done:
                     break
         final = decoder.finish()
+        if self.review is not None:
+            await self._forward(final)  # all but the final message_delta, which waits
+            final = await self.review.release()
         self.draft.stop_reason = decoder.stop_reason
         self._note(*decoder.notes())
         await self._emit(final, last=True)
@@ -198,6 +207,8 @@ class MessagesRelay(Response):
         self.draft.warnings.extend(warnings)
 
     async def _forward(self, events: list[Event]) -> None:
+        if self.review is not None:
+            events = self.review.hold(events)
         if not events:
             return
         if self.committed or self.decoder.has_content:
@@ -228,6 +239,8 @@ class MessagesRelay(Response):
     async def _relay_once(self) -> None:
         message = await self._fetch()
         message["id"] = self.message_id  # native backends use their own ids (chatcmpl-…)
+        if self.review is not None:
+            message = await self.review.on_message(message)
         self._finished(message)
         await self._respond_json(orjson.dumps(message))
 
@@ -246,6 +259,8 @@ class MessagesRelay(Response):
                     f"tool_choice not honoured: the model did not call {wanted}"
                 )
         message["id"] = self.message_id
+        if self.review is not None:
+            message = await self.review.on_message(message)
         self._finished(message)
         if not self.stream:
             await self._respond_json(orjson.dumps(message))

@@ -48,7 +48,7 @@ def test_an_empty_start_says_what_is_watched_and_how_to_start_a_server(
     window = desktop.window
     for page in (window.overview, window.models, window.backends):
         window.show_section(page.title)
-        note = page.empty  # type: ignore[attr-defined]
+        note = page.empty
         assert note.isVisibleTo(window), page.title
         text = note.text.text()
         assert f"LM Studio on 127.0.0.1:{lmstudio}" in text

@@ -13,7 +13,7 @@ from pytestqt.qtbot import QtBot
 
 from app.desktop import Desktop
 from gateway.config import load_config
-from tests.app.harness import WAIT_MS, start
+from tests.app.harness import WAIT_MS, cell, start
 from tests.fakes import FakeBackend
 
 Make = Callable[..., Desktop]
@@ -23,8 +23,8 @@ def state_of(desktop: Desktop, target: str) -> tuple[str, str]:
     """(State, Context) cells of the Models table's row for `target`."""
     table = desktop.window.models.table
     for row in range(table.rowCount()):
-        if table.item(row, 0).data(Qt.ItemDataRole.UserRole) == target:
-            return table.item(row, 2).text(), table.item(row, 3).text()
+        if cell(table, row, 0).data(Qt.ItemDataRole.UserRole) == target:
+            return cell(table, row, 2).text(), cell(table, row, 3).text()
     raise KeyError(target)
 
 

@@ -19,7 +19,7 @@ from app.theme import palette_is_dark
 from app.window import default_size
 from gateway import __version__
 from gateway.events import RequestRecord
-from tests.app.harness import start
+from tests.app.harness import cell, start
 from tests.fakes import FakeBackend
 
 Make = Callable[..., Desktop]
@@ -167,7 +167,9 @@ def test_model_headings_order_and_counts_agree(
             targets.append(data)
     assert headings == ["lmstudio", "ollama"]  # not "lmstudio · lmstudio"
     table = page.table
-    rows = [f"{table.item(r, 0).text()}:{table.item(r, 1).text()}" for r in range(table.rowCount())]
+    rows = [
+        f"{cell(table, r, 0).text()}:{cell(table, r, 1).text()}" for r in range(table.rowCount())
+    ]
     assert rows == targets
     assert rows[0] == "lmstudio:zeta-coder"  # loaded first, as in the dropdown
     assert "lmstudio:nomic-embed" not in rows
@@ -225,7 +227,8 @@ def test_the_about_page_names_the_version_and_the_paths(make_desktop: Make, qtbo
     about = desktop.window.show_section("About")
     assert about is desktop.window.about
     text = desktop.window.about
-    assert text.findChild(type(text.versions), "aboutVersion").text() == f"LM Gate {__version__}"
+    version = text.findChild(type(text.versions), "aboutVersion")
+    assert version is not None and version.text() == f"LM Gate {__version__}"
     assert text.config_path.text() == str(desktop.controller.config_path)
     assert text.log_path.text().endswith("lmgate.log")
     assert "README.md" in text.docs.text()

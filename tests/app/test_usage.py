@@ -12,7 +12,7 @@ from pathlib import Path
 from pytestqt.qtbot import QtBot
 
 from app.desktop import Desktop
-from tests.app.harness import WAIT_MS, ask, start
+from tests.app.harness import WAIT_MS, ask, cell, start
 from tests.fakes import FakeBackend
 
 Make = Callable[..., Desktop]
@@ -26,8 +26,8 @@ def test_requests_are_drawn_per_model_and_totalled_per_session(
     start(desktop, qtbot)
     url = desktop.controller.url
     for n in range(3):
-        ask(url, f"hello {n}", extra_headers={"x-claude-code-session-id": "5e55-a0-one"})
-    ask(url, "other", extra_headers={"x-claude-code-session-id": "5e55-b0-two"})
+        ask(url, f"hello {n}", headers={"x-claude-code-session-id": "5e55-a0-one"})
+    ask(url, "other", headers={"x-claude-code-session-id": "5e55-b0-two"})
     qtbot.waitUntil(lambda: desktop.log.rowCount() == 4, timeout=WAIT_MS)
     desktop.history.flush()
     store = desktop.history.store
@@ -38,11 +38,11 @@ def test_requests_are_drawn_per_model_and_totalled_per_session(
     page = window.usage
     window.show_section("Usage")
     qtbot.waitUntil(lambda: page.models.rowCount() == 1, timeout=WAIT_MS)
-    row = [page.models.item(0, c).text() for c in range(page.models.columnCount())]
+    row = [cell(page.models, 0, c).text() for c in range(page.models.columnCount())]
     assert row[:3] == ["lmstudio/fake-model", "4", "0"]
     assert int(row[4].replace(",", "")) > 0
     sessions = {
-        page.sessions.item(r, 0).text(): page.sessions.item(r, 1).text()
+        cell(page.sessions, r, 0).text(): cell(page.sessions, r, 1).text()
         for r in range(page.sessions.rowCount())
     }
     assert sessions == {"5e55-a0-": "3", "5e55-b0-": "1"}
