@@ -331,6 +331,10 @@ class FakeBackend(ServedApp):
             plan = ollama_chat_plan(self.flavour, body, lambda: self._take_reply(body))
         else:
             answer = self.flavour.route(method, path, body) or self.flavour.unknown(method, path)
+            if answer.delay:
+                await asyncio.sleep(answer.delay)
+            if answer.after is not None:
+                answer.after()
             plan = _response_plan(answer)
         plan.headers.extend(self.flavour.extra_headers)
         server = self.server
