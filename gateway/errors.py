@@ -6,6 +6,7 @@
     ├── AuthenticationFailed          authentication_error 401
     ├── PermissionDenied              permission_error     403
     ├── NotFound                      not_found_error      404
+    │   └── ThreadNotFound            not_found_error      404  (details.error_code: replay)
     ├── MethodNotAllowed              invalid_request_error 405
     ├── RequestTooLarge               request_too_large    413
     ├── UnsupportedMediaType          invalid_request_error 415
@@ -37,6 +38,7 @@ __all__ = [
     "PromptTooLong",
     "RateLimited",
     "RequestTooLarge",
+    "ThreadNotFound",
     "UnsupportedMediaType",
     "UpstreamError",
     "UpstreamTimeout",
@@ -108,6 +110,29 @@ class NotFound(GatewayError):
     status = 404
     error_type = "not_found_error"
     retryable = False
+
+
+class ThreadNotFound(NotFound):
+    """A `continue` whose thread is unknown or expired. The SDKs' thread helpers and Claude Code
+    replay the whole conversation under a new thread on exactly this `error_code`."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "No thread state was found for the requested `previous_message_id`. Replay the full "
+            'conversation with thread: {"type": "create"} to start a new Thread.'
+        )
+
+    def body(self) -> bytes:
+        return orjson.dumps(
+            {
+                "type": "error",
+                "error": {
+                    "type": self.error_type,
+                    "message": self.message,
+                    "details": {"error_code": "thread_not_found"},
+                },
+            }
+        )
 
 
 class MethodNotAllowed(GatewayError):
