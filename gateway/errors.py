@@ -54,14 +54,24 @@ class GatewayError(Exception):
     status: int = 500
     error_type: str = "api_error"
     retryable: bool = True
+    # The envelope's `error.details` (an `error_code` clients act on), in both the HTTP answer
+    # and the `event: error` form; None: no details.
+    details: dict[str, str] | None = None
 
     def __init__(self, message: str, *, retry_after: float | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.retry_after = retry_after
 
+    def error(self) -> dict[str, object]:
+        """The envelope's `error` object."""
+        error: dict[str, object] = {"type": self.error_type, "message": self.message}
+        if self.details is not None:
+            error["details"] = dict(self.details)
+        return error
+
     def body(self) -> bytes:
-        return error_body(self.error_type, self.message)
+        return orjson.dumps({"type": "error", "error": self.error()})
 
     def headers(self) -> dict[str, str]:
         headers = {"x-should-retry": "true" if self.retryable else "false"}
@@ -112,27 +122,21 @@ class NotFound(GatewayError):
     retryable = False
 
 
+THREAD_NOT_FOUND = (
+    "No thread state was found for the requested `previous_message_id`. Replay the full "
+    'conversation with thread: {"type": "create"} to start a new Thread.'
+)
+
+
 class ThreadNotFound(NotFound):
     """A `continue` whose thread is unknown or expired. The SDKs' thread helpers and Claude Code
     replay the whole conversation under a new thread on exactly this `error_code`."""
 
-    def __init__(self) -> None:
-        super().__init__(
-            "No thread state was found for the requested `previous_message_id`. Replay the full "
-            'conversation with thread: {"type": "create"} to start a new Thread.'
-        )
-
-    def body(self) -> bytes:
-        return orjson.dumps(
-            {
-                "type": "error",
-                "error": {
-                    "type": self.error_type,
-                    "message": self.message,
-                    "details": {"error_code": "thread_not_found"},
-                },
-            }
-        )
+    def __init__(
+        self, message: str = THREAD_NOT_FOUND, *, retry_after: float | None = None
+    ) -> None:
+        super().__init__(message, retry_after=retry_after)
+        self.details = {"error_code": "thread_not_found"}
 
 
 class MethodNotAllowed(GatewayError):
