@@ -28,12 +28,17 @@ __all__ = [
     "conversation_after",
     "expand_continue",
     "lookup",
+    "open_turn",
+    "remember",
     "thread_turn",
 ]
 
 TTL_SECONDS = 300.0
 # Fields of a turn that describe the turn itself, never the conversation.
 _TURN_ONLY = frozenset({"thread", "diagnostics", "stream"})
+# Fields no backend gets: the gateway answers them (threads) or has nothing to say (diagnostics
+# asks Anthropic's API why its prompt cache missed).
+_GATEWAY_ONLY = ("thread", "diagnostics")
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,3 +198,37 @@ def _attribution_only(system: Any) -> bool:
 def _size(fields: dict[str, Any]) -> int:
     """A cheap upper estimate of a conversation's memory: its JSON length, counted once."""
     return len(orjson.dumps(fields))
+
+
+def open_turn(
+    store: ThreadStore, raw: dict[str, Any]
+) -> tuple[ThreadTurn | None, dict[str, Any], list[str]]:
+    """The request a turn stands for: (its `thread`, the whole request without the fields no
+    backend gets, what the record says of it). A `continue` is rebuilt from the store (or is the
+    404); a request without `thread` or `diagnostics` comes back as it is."""
+    turn = thread_turn(raw)
+    notes: list[str] = []
+    if "diagnostics" in raw:
+        notes.append("diagnostics dropped (the gateway has no prompt-cache report to give)")
+    if turn is None:
+        if not notes:
+            return None, raw, notes
+        whole = raw
+    elif turn.kind == "create":
+        whole = raw
+        notes.append("thread create emulated: the gateway keeps the conversation")
+    else:
+        stored = lookup(store, turn)
+        whole = expand_continue(stored, raw)
+        notes.append(
+            f"thread continue emulated: {len(stored.fields['messages'])} stored message(s) "
+            f"rebuilt from {turn.previous_message_id}"
+        )
+    return turn, {k: v for k, v in whole.items() if k not in _GATEWAY_ONLY}, notes
+
+
+def remember(
+    store: ThreadStore, message_id: str, request: dict[str, Any], reply: dict[str, Any]
+) -> None:
+    """Store a thread turn once its answer is complete: the next `continue` names `message_id`."""
+    store.put(message_id, conversation_after(request, reply))

@@ -23,8 +23,10 @@ from gateway.schemas.anthropic import (
     CountTokensRequest,
     MessagesRequest,
     parse_count_tokens_request,
+    parse_messages_object,
     parse_messages_request_raw,
 )
+from gateway.threads import open_turn, remember
 from gateway.tokens import count_tokens
 from gateway.tokens import is_loaded as tokens_loaded
 from gateway.translate.conversation import BILLING_PREFIX
@@ -65,6 +67,11 @@ async def create_message(request: Request) -> Response | MessagesRelay | FixedAn
     try:
         body = await read_body(request.receive, config.max_body_bytes)
         req, raw = parse_messages_request_raw(body)
+        # A thread's continue becomes the whole conversation before anything reads it.
+        turn, whole, notes = open_turn(state.threads, raw)
+        if whole is not raw:
+            req, raw = parse_messages_object(whole), whole
+        draft.changes.extend(notes)
         stream = bool(req.get("stream"))
         draft.client_model = req["model"]
         draft.stream = stream
@@ -123,6 +130,7 @@ async def create_message(request: Request) -> Response | MessagesRelay | FixedAn
         draft.extra["protocol"] = plan.protocol.name
         draft.changes.extend(plan.changes)
         draft.warnings.extend(plan.warnings)
+        message_id = new_id("msg_")
     except GatewayError as exc:
         draft.status, draft.error = exc.status, exc.message
         draft.publish(state.bus)
@@ -136,7 +144,7 @@ async def create_message(request: Request) -> Response | MessagesRelay | FixedAn
         plan=plan,
         queue=state.queue_for(route.backend_id, info),
         stream=stream,
-        message_id=new_id("msg_"),
+        message_id=message_id,
         client_model=req["model"],
         draft=draft,
         bus=state.bus,
@@ -144,6 +152,8 @@ async def create_message(request: Request) -> Response | MessagesRelay | FixedAn
         ping_interval=config.ping_interval,
         on_unreachable=registry.probe_soon,
         capture=config.capture_bodies,
+        # A thread turn is stored once its answer is complete, under the id the client gets.
+        on_complete=partial(remember, state.threads, message_id, raw) if turn else None,
     )
 
 

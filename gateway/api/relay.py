@@ -71,6 +71,7 @@ class MessagesRelay(Response):
         ping_interval: float,
         on_unreachable: Callable[[], None] | None = None,
         capture: bool = False,
+        on_complete: Callable[[dict[str, Any]], None] | None = None,
     ) -> None:
         self.upstream = upstream
         self.plan = plan
@@ -84,6 +85,9 @@ class MessagesRelay(Response):
         self.ping_interval = ping_interval
         self.on_unreachable = on_unreachable
         self.capture = capture
+        # Called with the client's whole message once the answer is complete, just before its
+        # last frame is sent (never after an error or a cut stream): the thread store.
+        self.on_complete = on_complete
         self.reply = ReplySpec(
             message_id, client_model, plan.prompt_tokens or 0, plan.tool_names, upstream.base_url
         )
@@ -189,6 +193,8 @@ class MessagesRelay(Response):
         final = decoder.finish()
         self.draft.stop_reason = decoder.stop_reason
         self._note(*decoder.notes())
+        if self.on_complete is not None:
+            self.on_complete(decoder.message())
         await self._emit(final, last=True)
         if self.capture:
             self.draft.response_body = decoder.message()
@@ -261,6 +267,8 @@ class MessagesRelay(Response):
         self.draft.stop_reason = message.get("stop_reason")
         if self.capture:
             self.draft.response_body = message
+        if self.on_complete is not None:
+            self.on_complete(message)
 
     async def _respond_json(self, body: bytes) -> None:
         assert self._send is not None

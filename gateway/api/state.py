@@ -12,6 +12,7 @@ from gateway.config import GatewayConfig
 from gateway.context import PromptCounter
 from gateway.events import EventBus
 from gateway.queueing import BackendQueue
+from gateway.threads import MemoryThreadStore, ThreadStore
 
 __all__ = ["GatewayState"]
 
@@ -29,6 +30,8 @@ class GatewayState:
     # The protocol objects and the rule that picks one per request; what they remember of the
     # backends lives in them.
     protocols: ProtocolChoice = field(default_factory=ProtocolChoice)
+    # Message threads the gateway emulates (in this process; a shared store fits the Protocol).
+    threads: ThreadStore = field(default_factory=MemoryThreadStore)
 
     def queue_for(self, backend_id: str, info: BackendInfo | None) -> BackendQueue | None:
         """The backend's queue, sized from its slots: what the config says, else what the server

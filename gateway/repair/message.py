@@ -64,14 +64,22 @@ def stop_reason_of(value: Any, repairs: list[str]) -> str | None:
 
 
 def repair_message(
-    message: dict[str, Any], *, client_model: str, tool_names: Collection[str] = ()
+    message: dict[str, Any],
+    *,
+    client_model: str,
+    tool_names: Collection[str] = (),
+    message_id: str | None = None,
 ) -> tuple[dict[str, Any], list[str]]:
-    """The message as Claude Code needs it, and what was repaired. The input is not changed."""
+    """The message as Claude Code needs it, and what was repaired. The input is not changed.
+    With `message_id` (the gateway's), the message and its tool calls get ids made from it."""
     repairs: list[str] = []
-    message_id = message.get("id")
-    if not isinstance(message_id, str) or not message_id:
-        message_id = "msg_lmgate"
-        repairs.append("message id missing; one was given")
+    if message_id is None:
+        backend_id = message.get("id")
+        if isinstance(backend_id, str) and backend_id:
+            message_id = backend_id
+        else:
+            message_id = "msg_lmgate"
+            repairs.append("message id missing; one was given")
     content: list[dict[str, Any]] = []
     raw = message.get("content")
     if isinstance(raw, str):
@@ -130,10 +138,8 @@ def _block(
         if not isinstance(name, str) or not name:
             _note(repairs, "tool_use block without a name dropped")
             return
-        call_id = block.get("id")
-        if not isinstance(call_id, str) or not call_id:
-            call_id = tool_use_id(message_id, len(content))
-            _note(repairs, "tool_use block without an id given one")
+        # The gateway's id, never the backend's (some reuse one id on every turn).
+        call_id = tool_use_id(message_id, len(content))
         tool_input = block.get("input")
         if isinstance(tool_input, str):
             tool_input, _ = parse_arguments(tool_input)

@@ -304,11 +304,8 @@ class AnthropicStreamRepairer:
             tool_input, problem = parse_arguments(raw)
             if problem is not None:
                 self._note(f"tool call {name}: input was not clean JSON ({problem})")
-        call_id = block.get("id")
-        if not isinstance(call_id, str) or not call_id:
-            call_id = tool_use_id(self._id(), len(self._client))
-            self._note("a tool_use block without an id given one")
-        self._tool(call_id, name, tool_input, out)
+        # The gateway's id, never the backend's (some reuse one id on every turn).
+        self._tool(tool_use_id(self._id(), len(self._client)), name, tool_input, out)
 
     def _text_call(self, call: CallPiece, out: list[Event]) -> None:
         block = text_call(call, tool_use_id(self._id(), len(self._client)), self.repairs)

@@ -271,9 +271,10 @@ class StreamTranslator:
                 return  # Anthropic's content_block_start needs the name: wait for it.
             self._had_tool_use = True
             index = len(self._blocks)
+            # Never the backend's own id: several local servers send `call_1` on every turn.
             block = {
                 "type": "tool_use",
-                "id": tool.id or tool_use_id(self._message_id, index),
+                "id": tool_use_id(self._message_id, index),
                 "name": tool.name,
                 "input": {},
             }

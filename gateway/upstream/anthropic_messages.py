@@ -55,7 +55,12 @@ class AnthropicMessages(UpstreamProtocol):
         payload = read_object(body, reply.backend)
         if payload.get("type") == "error" and isinstance(payload.get("error"), dict):
             raise native_error(payload["error"], reply.backend)
-        return repair_message(payload, client_model=reply.client_model, tool_names=reply.tool_names)
+        return repair_message(
+            payload,
+            client_model=reply.client_model,
+            tool_names=reply.tool_names,
+            message_id=reply.message_id,
+        )
 
 
 class _EventDecoder(StreamDecoder):

@@ -154,7 +154,7 @@ def test_a_call_to_a_client_tool_comes_back_as_tool_use_with_its_name() -> None:
     assert message["content"] == [
         {
             "type": "tool_use",
-            "id": "call_1",
+            "id": "toolu_1_0",
             "name": "str_replace_based_edit_tool",
             "input": arguments,
         }
