@@ -9,6 +9,7 @@ from typing import Any
 import anthropic
 import pytest
 from anthropic import beta_tool
+from anthropic.types.beta import BetaMessage
 
 from gateway.runner import GatewayServer
 from gateway.threads import MemoryThreadStore
@@ -28,7 +29,7 @@ from tests.gateway.api.client import (
 from tests.gateway.translate.grammar import parse_sse
 
 SYSTEM = "You answer in one word."
-WEATHER = {
+WEATHER: dict[str, Any] = {
     "name": "weather",
     "description": "The weather in a city.",
     "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}},
@@ -63,9 +64,12 @@ def test_the_sdks_thread_helper_gives_the_backend_the_whole_conversation(
     backend.script(Text(text="Sunny."), Text(text="Warm."), Text(text="Yes."))
     with _client(server) as client:
         thread = client.beta.messages.thread(
-            model="claude-sonnet-4-6", max_tokens=64, system=SYSTEM, tools=[WEATHER]
+            model="claude-sonnet-4-6",
+            max_tokens=64,
+            system=SYSTEM,
+            tools=[WEATHER],  # type: ignore[list-item]
         )
-        replies = []
+        replies: list[BetaMessage] = []
         for question in ("Weather in Paris?", "And the temperature?", "Go outside?"):
             if stream:
                 with thread.stream({"role": "user", "content": question}) as events:
@@ -156,7 +160,9 @@ def test_an_expired_thread_is_a_404_and_the_sdk_replays_the_whole_conversation(
         thread = client.beta.messages.thread(model="claude-sonnet-4-6", max_tokens=64)
         first = thread.send({"role": "user", "content": "Count."})
         # The gateway forgets every thread (its five minutes passed).
-        server.app_state.threads = MemoryThreadStore()
+        state = server.app_state
+        assert state is not None
+        state.threads = MemoryThreadStore()
         second = thread.send({"role": "user", "content": "Go on."})
     assert second.content[0].text == "Two."  # type: ignore[union-attr]
     bodies = _chat_bodies(backend)
