@@ -89,7 +89,12 @@ class MessagesRelay(Response):
         # last frame is sent (never after an error or a cut stream): the thread store.
         self.on_complete = on_complete
         self.reply = ReplySpec(
-            message_id, client_model, plan.prompt_tokens or 0, plan.tool_names, upstream.base_url
+            message_id,
+            client_model,
+            plan.prompt_tokens or 0,
+            plan.tool_names,
+            upstream.base_url,
+            show_thinking=plan.show_thinking,
         )
         # An answer fetched whole needs no decoder: only its opening, when committed early.
         self.decoder: StreamDecoder = (

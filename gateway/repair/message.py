@@ -69,9 +69,11 @@ def repair_message(
     client_model: str,
     tool_names: Collection[str] = (),
     message_id: str | None = None,
+    show_thinking: bool = True,
 ) -> tuple[dict[str, Any], list[str]]:
     """The message as Claude Code needs it, and what was repaired. The input is not changed.
-    With `message_id` (the gateway's), the message and its tool calls get ids made from it."""
+    With `message_id` (the gateway's), the message and its tool calls get ids made from it;
+    without `show_thinking` (`thinking.display: "omitted"`), it has no thinking blocks."""
     repairs: list[str] = []
     if message_id is None:
         backend_id = message.get("id")
@@ -85,6 +87,8 @@ def repair_message(
     if isinstance(raw, str):
         raw = [{"type": "text", "text": raw}]
     for block in raw if isinstance(raw, list) else ():
+        if not show_thinking and isinstance(block, dict) and block.get("type") == "thinking":
+            continue
         _block(block, content, message_id, tool_names, repairs)
     had_tool_use = any(block["type"] == "tool_use" for block in content)
     stop_reason = stop_reason_of(message.get("stop_reason"), repairs)

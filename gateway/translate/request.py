@@ -27,7 +27,10 @@ class BackendTraits:
     """Per-backend knobs (the backends work later fills a table of these)."""
 
     vision: bool = True  # images allowed; else text note + warning
-    reasoning_effort: bool = False  # send `reasoning_effort` (low|medium|high) when thinking is on
+    # Send `reasoning_effort` (low|medium|high) when thinking is on: remote reasoning models, and
+    # Ollama's OpenAI endpoint (documented: "reasoning_effort", model-defined names and aliases).
+    # LM Studio, llama.cpp, vLLM and SGLang document no such field for chat completions.
+    reasoning_effort: bool = False
     # chat_template_kwargs={"enable_thinking": bool}: llama.cpp, vLLM, SGLang, LM Studio honour it
     thinking_switch: bool = True
     stream_usage: bool = True  # send stream_options={"include_usage": true} when streaming
@@ -78,9 +81,16 @@ def anthropic_to_openai(
     fmt = output.get("format")
     if not fmt and req.get("output_format"):
         fmt = req.get("output_format")  # the older top-level spelling of the same thing
-        changes.append("output_format sent as response_format")
-    _response_format(fmt, body, traits, warnings)
-    _reasoning(req, output.get("effort"), body, traits)
+        if _response_format(fmt, body, traits, warnings):
+            changes.append("output_format sent as response_format")
+    else:
+        if fmt and req.get("output_format"):
+            changes.append("output_format dropped: output_config.format says the same")
+        if _response_format(fmt, body, traits, warnings):
+            changes.append("output_config.format sent as response_format")
+    if output.get("task_budget"):
+        changes.append("output_config.task_budget dropped (the backend has no task budget)")
+    _reasoning(req, output.get("effort"), body, traits, changes)
     body["stream"] = stream
     if stream and traits.stream_usage:
         body["stream_options"] = {"include_usage": True}
@@ -194,9 +204,10 @@ def _tools(
 
 def _response_format(
     fmt: dict[str, Any] | None, body: dict[str, Any], traits: BackendTraits, warnings: list[str]
-) -> None:
+) -> bool:
+    """Map an output format to `response_format`; whether it was."""
     if not fmt:
-        return
+        return False
     schema = fmt.get("schema")
     if fmt.get("type") != "json_schema" or not isinstance(schema, dict):
         warnings.append(f"output format {fmt.get('type')!r} is not supported; dropped")
@@ -207,15 +218,33 @@ def _response_format(
             "type": "json_schema",
             "json_schema": {"name": "response", "schema": schema, "strict": True},
         }
+        return True
+    return False
 
 
 def _reasoning(
-    req: MessagesRequest, effort: str | None, body: dict[str, Any], traits: BackendTraits
+    req: MessagesRequest,
+    effort: str | None,
+    body: dict[str, Any],
+    traits: BackendTraits,
+    changes: list[str],
 ) -> None:
     thinking = req.get("thinking")
     on = bool(thinking) and thinking is not None and thinking["type"] in ("enabled", "adaptive")
     if traits.thinking_switch:
         body["chat_template_kwargs"] = {"enable_thinking": on}
+    if effort:
+        # Said once, whichever way it goes: the effort is the client's, the backend's knob is not.
+        if not traits.reasoning_effort:
+            changes.append(f"output_config.effort {effort} dropped (no known effort setting here)")
+        elif not on:
+            changes.append(f"output_config.effort {effort} dropped (thinking is off)")
+        elif effort in _EFFORTS:
+            changes.append(
+                f"output_config.effort {effort} sent as reasoning_effort {_EFFORTS[effort]}"
+            )
+        else:
+            changes.append(f"output_config.effort {effort!r} is not known; dropped")
     if on and traits.reasoning_effort:
         level = _EFFORTS.get(effort or "")
         if level is None:

@@ -48,6 +48,7 @@ class AnthropicMessages(UpstreamProtocol):
             client_model=reply.client_model,
             message_id=reply.message_id,
             tool_names=reply.tool_names,
+            show_thinking=reply.show_thinking,
         )
         return _EventDecoder(repairer, reply.backend)
 
@@ -60,6 +61,7 @@ class AnthropicMessages(UpstreamProtocol):
             client_model=reply.client_model,
             tool_names=reply.tool_names,
             message_id=reply.message_id,
+            show_thinking=reply.show_thinking,
         )
 
 

@@ -83,6 +83,7 @@ class ReplySpec:
     input_tokens: int
     tool_names: Collection[str]
     backend: str
+    show_thinking: bool = True  # False for `thinking.display: "omitted"`: no thinking blocks
 
 
 class StreamDecoder(ABC):

@@ -193,14 +193,21 @@ SCHEMA = {"type": "object", "properties": {"title": {"type": "string"}}}
             SCHEMA,
             ("output_format sent as response_format",),
         ),
-        ({"output_config": {"format": {"type": "json_schema", "schema": SCHEMA}}}, SCHEMA, ()),
+        (
+            {"output_config": {"format": {"type": "json_schema", "schema": SCHEMA}}},
+            SCHEMA,
+            ("output_config.format sent as response_format",),
+        ),
         (
             {
                 "output_format": {"type": "json_schema", "schema": {"type": "object"}},
                 "output_config": {"format": {"type": "json_schema", "schema": SCHEMA}},
             },
             SCHEMA,
-            (),
+            (
+                "output_format dropped: output_config.format says the same",
+                "output_config.format sent as response_format",
+            ),
         ),
     ],
 )
