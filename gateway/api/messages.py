@@ -11,6 +11,7 @@ import orjson
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from gateway.api.completion import completion, context_management_notes
 from gateway.api.error_answers import error_response
 from gateway.api.guard import read_body
 from gateway.api.plan import counts_prompt, make_plan, swap_warning
@@ -26,7 +27,7 @@ from gateway.schemas.anthropic import (
     parse_messages_object,
     parse_messages_request_raw,
 )
-from gateway.threads import open_turn, remember
+from gateway.threads import open_turn
 from gateway.tokens import count_tokens
 from gateway.tokens import is_loaded as tokens_loaded
 from gateway.translate.conversation import BILLING_PREFIX
@@ -130,6 +131,10 @@ async def create_message(request: Request) -> Response | MessagesRelay | FixedAn
         draft.extra["protocol"] = plan.protocol.name
         draft.changes.extend(plan.changes)
         draft.warnings.extend(plan.warnings)
+        if req.get("context_management"):
+            changes, warnings = context_management_notes(req["context_management"])
+            draft.changes.extend(changes)
+            draft.warnings.extend(warnings)
         message_id = new_id("msg_")
     except GatewayError as exc:
         draft.status, draft.error = exc.status, exc.message
@@ -153,7 +158,12 @@ async def create_message(request: Request) -> Response | MessagesRelay | FixedAn
         on_unreachable=registry.probe_soon,
         capture=config.capture_bodies,
         # A thread turn is stored once its answer is complete, under the id the client gets.
-        on_complete=partial(remember, state.threads, message_id, raw) if turn else None,
+        on_complete=completion(
+            threads=state.threads,
+            message_id=message_id,
+            thread_request=raw if turn else None,
+            context_management=bool(req.get("context_management")),
+        ),
     )
 
 

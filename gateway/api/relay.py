@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
@@ -71,7 +71,7 @@ class MessagesRelay(Response):
         ping_interval: float,
         on_unreachable: Callable[[], None] | None = None,
         capture: bool = False,
-        on_complete: Callable[[dict[str, Any]], None] | None = None,
+        on_complete: Callable[[dict[str, Any]], Mapping[str, Any]] | None = None,
     ) -> None:
         self.upstream = upstream
         self.plan = plan
@@ -86,7 +86,8 @@ class MessagesRelay(Response):
         self.on_unreachable = on_unreachable
         self.capture = capture
         # Called with the client's whole message once the answer is complete, just before its
-        # last frame is sent (never after an error or a cut stream): the thread store.
+        # last frame is sent (never after an error or a cut stream): it stores a thread turn and
+        # returns the fields the answer gets at its top level (api/completion.py).
         self.on_complete = on_complete
         self.reply = ReplySpec(
             message_id,
@@ -190,6 +191,8 @@ class MessagesRelay(Response):
             async for data in response.aiter_bytes():
                 self.last_byte = loop.time()
                 events, done, failure = decoder.feed(data)
+                if failure is None:
+                    self._complete(events)
                 await self._forward(events)
                 if failure is not None:
                     raise failure
@@ -198,11 +201,20 @@ class MessagesRelay(Response):
         final = decoder.finish()
         self.draft.stop_reason = decoder.stop_reason
         self._note(*decoder.notes())
-        if self.on_complete is not None:
-            self.on_complete(decoder.message())
+        self._complete(final)
         await self._emit(final, last=True)
         if self.capture:
             self.draft.response_body = decoder.message()
+
+    def _complete(self, events: list[Event]) -> None:
+        """The stream's final message_delta is among `events` (both state machines send it last,
+        with message_stop, once the answer is whole): the completion hook runs, and its fields
+        go in that message_delta."""
+        if self.on_complete is None:
+            return
+        for name, payload in events:
+            if name == "message_delta":
+                payload.update(self.on_complete(self.decoder.message()))
 
     def _note(self, repairs: list[str], warnings: list[str]) -> None:
         self.draft.changes.extend(repairs)
@@ -273,7 +285,7 @@ class MessagesRelay(Response):
         if self.capture:
             self.draft.response_body = message
         if self.on_complete is not None:
-            self.on_complete(message)
+            message.update(self.on_complete(message))
 
     async def _respond_json(self, body: bytes) -> None:
         assert self._send is not None

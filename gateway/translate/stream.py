@@ -334,9 +334,17 @@ class StreamTranslator:
                     )
 
 
+_MESSAGE_KEYS = frozenset(
+    {"id", "type", "role", "model", "content", "stop_reason", "stop_sequence", "usage"}
+)
+
+
 def events_from_message(message: dict[str, Any]) -> list[Event]:
-    """A complete message as the event sequence a stream of it would have produced."""
-    start = {**message, "content": [], "stop_reason": None, "stop_sequence": None}
+    """A complete message as the event sequence a stream of it would have produced: fields
+    beyond the message's own (context_management…) go in the final message_delta."""
+    extra = {key: value for key, value in message.items() if key not in _MESSAGE_KEYS}
+    start = {k: v for k, v in message.items() if k in _MESSAGE_KEYS}
+    start.update(content=[], stop_reason=None, stop_sequence=None)
     usage: dict[str, Any] = {
         "input_tokens": 0,
         "cache_creation_input_tokens": 0,
@@ -385,6 +393,7 @@ def events_from_message(message: dict[str, Any]) -> list[Event]:
                     "stop_sequence": message.get("stop_sequence"),
                 },
                 "usage": usage,
+                **extra,
             },
         )
     )
