@@ -64,6 +64,10 @@ class Background(QObject):
     def _deliver(
         self, callbacks: tuple[Done | None, Failed | None], value: Any, error: Any
     ) -> None:
+        if self._closed:
+            # Queued before shutdown and delivered after: the app is quitting, and a callback
+            # that submits follow-up work would meet closed pools.
+            return
         on_done, on_error = callbacks
         if error is None:
             if on_done is not None:

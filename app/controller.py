@@ -79,6 +79,8 @@ class GatewayController(QObject):
         self.config = loaded.config
         self.config_path: Path = loaded.path
         self.load_problem = loaded.problem
+        # The backup the settings came from when the config file was lost (None: the file).
+        self.recovered_from = loaded.recovered_from
         self.background = background
         self.bus = bus or EventBus()
         self._keystore = keystore
@@ -87,6 +89,8 @@ class GatewayController(QObject):
         self.error: str | None = None
         self.token: str | None = None
         self.keyring_problem: str | None = None
+        # Keys the keyring could not keep, by backend id: in memory only, gone at quit.
+        self._session_keys: dict[str, str] = {}
         self.suggested_port: int | None = None
         self.snapshot = CatalogueSnapshot()
         self.server: GatewayServer | None = None
@@ -239,24 +243,58 @@ class GatewayController(QObject):
         emit(self.config_changed, new)
         return True
 
+    def store_key(self, backend_id: str, api_key: str) -> None:
+        """Put a backend's API key in the keyring. Blocking: call it on a worker. Raises
+        KeyringUnavailable when the keyring cannot keep it."""
+        self._store().set(backend_id, api_key)
+
     def save_backend(
-        self, backend: BackendConfig, api_key: str | None, *, replacing: str | None = None
+        self,
+        backend: BackendConfig,
+        session_key: str | None = None,
+        *,
+        replacing: str | None = None,
     ) -> None:
-        """Add (or replace) a configured backend; its key goes to the keyring first."""
+        """Add (or replace) a configured backend whose key is in the keyring already or named by
+        `api_key_env`. `session_key`: a key no keyring could keep, used until the app quits."""
         backends = [b for b in self.config.backends if b.id not in (backend.id, replacing)]
         new = self.config.model_copy(update={"backends": [*backends, backend]})
+        if session_key:
+            self._session_keys[backend.id] = session_key
+        emit(self.notice, f"Backend {backend.id} saved")
+        self.restart(new)
 
-        def store_key() -> None:
-            if api_key:
-                self._store().set(backend.id, api_key)
+    def set_keyring_problem(self, message: str) -> None:
+        """The keyring refused something: the status says so (the asker showed the details)."""
+        self.keyring_problem = message
+        emit(self.state_changed, self.state)
 
-        def stored(_: None) -> None:
-            emit(self.notice, f"Backend {backend.id} saved")
-            self.restart(new)
+    def keyring_note(self) -> str | None:
+        """What the missing keyring costs, in a few words for the status; None when it works."""
+        if not self.keyring_problem:
+            return None
+        if self.keyring_problem.startswith("no secure keyring"):
+            return "API keys can't be saved: no keyring"
+        return "API keys can't be saved: the keyring did not answer"
 
-        self.background.submit(store_key, stored, self._keyring_failed)
+    def status_text(self) -> str:
+        """The state in words: what works, then what does not (the keyring never turns a
+        gateway that serves Claude Code into "a problem")."""
+        health = self.health()
+        text = HEALTH_TEXT.get(health, health)
+        note = self.keyring_note()
+        if note is None or self.state != "running":
+            return text
+        if health == "healthy":
+            text = "Local models ready" if self._routes_local() else "Ready"
+        return f"{text} · {note}"
+
+    def keep_recovered(self) -> None:
+        """Write the settings read from the backup back to the config file."""
+        self._save(saved=f"Settings saved to {self.config_path}")
 
     def remove_backend(self, backend_id: str) -> None:
+        self._session_keys.pop(backend_id, None)
         backends = [b for b in self.config.backends if b.id != backend_id]
         self.restart(self.config.model_copy(update={"backends": backends}))
 
@@ -345,15 +383,20 @@ class GatewayController(QObject):
         self.keyring_problem = message
         emit(self.problem_reported, "keyring", message)
 
-    def _save(self) -> None:
+    def _save(self, *, saved: str | None = None) -> None:
         config, path = self.config, self.config_path
+        self.recovered_from = None  # the file now holds what is in use
 
         def failed(exc: BaseException) -> None:
             emit(
                 self.problem_reported, "error", f"The settings could not be saved to {path}: {exc}"
             )
 
-        self.background.submit(lambda: save_config(config, path), None, failed, serial=True)
+        def done(_: Path) -> None:
+            if saved:
+                emit(self.notice, saved)
+
+        self.background.submit(lambda: save_config(config, path), done, failed, serial=True)
 
     def _store(self) -> Keystore:
         return self._keystore or default_keystore()
@@ -373,18 +416,29 @@ class GatewayController(QObject):
     def _api_keys(self, config: GatewayConfig) -> dict[str, str]:
         """On a worker: backend id → API key, from `api_key_env` or the keyring."""
         keys: dict[str, str] = {}
+        keyring_usable = True
         for backend in config.backends:
+            value: str | None = None
             if backend.api_key_env:
                 value = os.environ.get(backend.api_key_env)
-            else:
+            elif keyring_usable:
                 try:
                     value = self._store().get(backend.id)
                 except KeyringUnavailable as exc:
                     self.keyring_problem = exc.message
-                    break
+                    keyring_usable = False  # asked once; the backends after it still count
+            value = value or self._session_keys.get(backend.id)
             if value:
                 keys[backend.id] = value
         return keys
+
+    def _routes_local(self) -> bool:
+        for role in ("big", "small"):
+            route = routed(role, self.config, self.snapshot)
+            backend = self.snapshot.backend(route.backend_id) if route is not None else None
+            if backend is None or backend.remote:
+                return False
+        return True
 
     def _attach(self) -> None:
         self._detach()

@@ -53,6 +53,9 @@ def run(argv: Sequence[str] | None = None) -> int:
     desktop = Desktop(loaded)
     instance.show_requested.connect(desktop.window.show_and_raise)
     detach_log = attach_log_file(desktop.controller.bus)
+    if loaded.problem:
+        # Said on stderr at load time already; the log file had no handler then.
+        log.warning("%s", loaded.problem)
     if not desktop.tray_available:
         # No tray to come back to: the window is the app, and closing it quits.
         app.setQuitOnLastWindowClosed(True)

@@ -72,6 +72,9 @@ class Tray(QObject):
             route = routed(role, c.config, c.snapshot)
             if route is not None:
                 lines.append(f"{label} → {route.model} ({route.backend_id})")
+        note = c.keyring_note()
+        if note and c.state == "running":
+            lines.append(note)  # said, but the colour stays what serving Claude Code is
         return "\n".join(lines)
 
     def rebuild(self) -> None:
@@ -80,9 +83,10 @@ class Tray(QObject):
         menu.clear()
         status = menu.addAction(f"LM Gate {_health(c)} · {c.url}")
         status.setEnabled(False)
-        if c.error:
-            problem = menu.addAction(c.error)
-            problem.setEnabled(False)
+        for line in (c.error, c.keyring_note() if c.state == "running" else None):
+            if line:
+                problem = menu.addAction(line)
+                problem.setEnabled(False)
         menu.addSeparator()
         if c.state == "running":
             menu.addAction("Stop the gateway", c.stop)

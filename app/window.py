@@ -123,6 +123,9 @@ class MainWindow(QMainWindow):
         self.activateWindow()
 
     def show_problem(self, kind: str, message: str) -> None:
+        if kind == "keyring" and self.banner.key == "config" and self.banner.isVisibleTo(self):
+            # Settings read from a backup matter more; the status line names the keyring.
+            return
         actions: list[tuple[str, Callable[[], None]]] = []
         level = "error"
         if kind == "port" and self.controller.suggested_port:
@@ -133,6 +136,8 @@ class MainWindow(QMainWindow):
             actions.append(("Re-apply…", self.overview.preview_apply))
         elif kind in ("config", "keyring"):
             level = "warning"
+            if kind == "config" and self.controller.recovered_from is not None:
+                actions.append(("Keep these settings", self.controller.keep_recovered))
         self.banner.show_message(level, message, actions, key=kind)
 
     def _images_check(self, log: RequestLogModel) -> None:

@@ -15,6 +15,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
 
+from gateway.atomicfile import write_atomic
+
 __all__ = ["APP_NAME", "LAUNCH_AGENT_LABEL", "Autostart", "RunKey", "WindowsRunKey", "desktop_exec"]
 
 APP_NAME = "LM Gate"
@@ -104,15 +106,12 @@ class Autostart:
         if self.platform == "win32":
             self._registry().set(APP_NAME, subprocess.list2cmdline(list(command)))
             return
-        path = self._file()
-        path.parent.mkdir(parents=True, exist_ok=True)
         if self.platform == "darwin":
             data = plistlib.dumps(_launch_agent(command))
         else:
             data = _desktop_entry(command).encode("utf-8")
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
+        # Read by the session at login, and holding no secret: the usual 0644.
+        write_atomic(self._file(), data, backup=False, mode=0o644)
 
     def disable(self) -> None:
         if self.platform == "win32":

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gateway.claude_settings import _atomic_write as atomic_write
+from gateway.atomicfile import write_atomic
 from gateway.config import GatewayConfig
 from gateway.envline import NO_TOKEN
 
@@ -265,13 +265,13 @@ def write(plan: DesktopChange) -> None:
         plan.library.mkdir(parents=True, exist_ok=True)
         # The record first: a crash after it leaves something restore can undo.
         manifest_text = json.dumps(plan.manifest, indent=2) + "\n"
-        atomic_write(plan.manifest_path, manifest_text, 0o600)
+        write_atomic(plan.manifest_path, manifest_text, backup=False, mode=0o600)
     for change in plan.changes:
         if change.after is None:
             change.path.unlink(missing_ok=True)
         elif change.after != change.before:
             mode = change.path.stat().st_mode & 0o7777 if change.before is not None else 0o600
-            atomic_write(change.path, change.after, mode)
+            write_atomic(change.path, change.after, backup=False, mode=mode)
     if plan.manifest is None:
         plan.manifest_path.unlink(missing_ok=True)
         # Deepest first; a folder that holds anything else stays.

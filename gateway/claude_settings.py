@@ -17,15 +17,14 @@ import json
 import os
 import re
 import shlex
-import shutil
 import sys
-import tempfile
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePath
 from typing import Any
 
+from gateway.atomicfile import write_atomic
 from gateway.config import GatewayConfig
 from gateway.envline import NO_TOKEN, claude_env
 
@@ -191,16 +190,17 @@ def write(plan: SettingsChange) -> None:
             f"{plan.path} changed since the change was previewed; review it again"
         )
     target = plan.path.resolve() if plan.path.is_symlink() else plan.path
-    target.parent.mkdir(parents=True, exist_ok=True)
     manifest_path = plan.manifest_path
-    if plan.action == "apply" and not manifest_path.exists() and plan.before is not None:
-        shutil.copy2(target, plan.path.with_name(plan.path.name + BACKUP_SUFFIX))
     mode = target.stat().st_mode & 0o7777 if plan.before is not None else 0o600
-    _atomic_write(target, plan.after, mode)
+    if plan.action == "apply" and not manifest_path.exists() and plan.before is not None:
+        original = plan.path.with_name(plan.path.name + BACKUP_SUFFIX)
+        write_atomic(original, target.read_bytes(), backup=False, mode=mode)
+    # No `.bak`: the manifest and the untouched original above are how a change is undone.
+    write_atomic(target, plan.after, backup=False, mode=mode)
     if plan.manifest is None:
         manifest_path.unlink(missing_ok=True)
     else:
-        _atomic_write(manifest_path, json.dumps(plan.manifest, indent=2) + "\n", 0o600)
+        write_atomic(manifest_path, json.dumps(plan.manifest, indent=2) + "\n", backup=False)
 
 
 def applied_url(path: Path | None = None) -> str | None:
@@ -267,20 +267,6 @@ def _dumps(data: dict[str, Any], like: str | None) -> str:
     found = _INDENT.search(like or "")
     indent: str | int = found.group(1) if found else 2
     return json.dumps(data, indent=indent, ensure_ascii=False) + "\n"
-
-
-def _atomic_write(path: Path, text: str, mode: int) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 # --- keys ---------------------------------------------------------------------------------------

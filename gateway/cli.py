@@ -19,7 +19,13 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from gateway.config import GatewayConfig, default_config_path
+from gateway.config import (
+    ConfigLoad,
+    GatewayConfig,
+    default_config_path,
+    find_backup,
+    recovery_message,
+)
 from gateway.envline import SHELLS, claude_env, default_shell, render
 from gateway.loopback import is_loopback, unguarded
 
@@ -256,7 +262,8 @@ def main(
 
 
 def _serve(args: argparse.Namespace) -> int:
-    config = _with_flags(_load_config(args.config), args)
+    loaded = _read_config(args.config)
+    config = _with_flags(loaded.config, args)
     token: str | Callable[[], str | None] | None = args.token or os.environ.get("LMGATE_TOKEN")
     if not token and is_loopback(config.host):
         # Read from the keyring on a thread while the gateway starts to listen.
@@ -275,7 +282,9 @@ def _serve(args: argparse.Namespace) -> int:
     # Imported here: the server stack (uvicorn, FastAPI) is only needed by this command.
     from gateway.runner import serve_forever
 
-    return serve_forever(config, token=token, api_keys=api_keys or None)
+    # The config's problem goes to the console and the log file once the server has one.
+    notices = [loaded.problem] if loaded.problem else []
+    return serve_forever(config, token=token, api_keys=api_keys or None, notices=notices)
 
 
 def _env(args: argparse.Namespace) -> int:
@@ -311,11 +320,23 @@ def _backends(args: argparse.Namespace) -> int:
 
 def _doctor(args: argparse.Namespace) -> int:
     from gateway.backends.commands import doctor, format_diagnosis
+    from gateway.backends.doctor import Finding
     from gateway.config import save_config
 
-    on_file = _load_config(args.config)
+    loaded = _read_config(args.config)
+    on_file = loaded.config
     config = _with_flags(on_file, args)
     diagnosis = doctor(config, _api_keys(config, warn=False))
+    if loaded.recovered_from is not None and loaded.problem:
+        diagnosis.findings.insert(
+            0,
+            Finding(
+                "warning",
+                loaded.problem,
+                f"if these settings are right, copy {loaded.recovered_from} to {loaded.path} "
+                "(or change any setting in the app, which saves them)",
+            ),
+        )
     print(format_diagnosis(diagnosis))
     if args.fix_swap:
         if diagnosis.swap_fix is None:
@@ -466,25 +487,56 @@ def _self_test(
 
 
 def _load_config(path: str | None) -> GatewayConfig:
+    """`_read_config`, with what went wrong on stderr."""
+    loaded = _read_config(path)
+    if loaded.problem:
+        print(f"{PROG}: warning: {loaded.problem}", file=sys.stderr)
+    return loaded.config
+
+
+def _read_config(path: str | None) -> ConfigLoad:
     """The config file, strictly: unlike the GUI, which sets a broken file aside and starts on
-    defaults, a headless start stops and says what to fix."""
+    defaults, a headless start stops and says what to fix. A missing or broken file whose
+    backup is whole gives the backup's settings, with `problem` saying so."""
     file = Path(path).expanduser() if path else default_config_path()
     try:
         raw = file.read_bytes()
     except FileNotFoundError:
-        if path:
-            raise UsageError(f"the config file {file} does not exist") from None
-        return GatewayConfig.model_validate({})
+        return _recovered(
+            file,
+            f"the config file {file} is missing",
+            None if path else GatewayConfig.model_validate({}),
+            f"the config file {file} does not exist",
+        )
     except OSError as exc:
-        raise UsageError(f"the config file {file} cannot be read: {exc.strerror or exc}") from None
+        why = f"the config file {file} cannot be read: {exc.strerror or exc}"
+        return _recovered(file, why, None, why)
     try:
         data = tomllib.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise UsageError(f"the config file {file} is not valid TOML: {exc}") from None
+        why = f"the config file {file} is not valid TOML: {exc}"
+        return _recovered(file, why, None, why)
     try:
-        return GatewayConfig.model_validate(data)
+        return ConfigLoad(config=GatewayConfig.model_validate(data), path=file)
     except ValidationError as exc:
-        raise UsageError(f"the config file {file} has a bad value: {_describe(exc)}") from None
+        why = f"the config file {file} has a bad value: {_describe(exc)}"
+        return _recovered(file, why, None, why)
+
+
+def _recovered(file: Path, why: str, fallback: GatewayConfig | None, refusal: str) -> ConfigLoad:
+    """The backup's settings when `file` cannot be used; else `fallback` (None: refuse)."""
+    backup = find_backup(file)
+    if backup is not None and backup.config is not None:
+        message = recovery_message(file, why, backup)
+        return ConfigLoad(
+            config=backup.config, path=file, problem=message, recovered_from=backup.path
+        )
+    if backup is not None:
+        # A backup that exists says there were settings: never start on defaults over them.
+        raise UsageError(f"{recovery_message(file, why, backup)}: fix or delete them")
+    if fallback is None:
+        raise UsageError(refusal)
+    return ConfigLoad(config=fallback, path=file)
 
 
 def _with_flags(config: GatewayConfig, args: argparse.Namespace) -> GatewayConfig:

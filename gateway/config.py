@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
@@ -16,16 +17,20 @@ import tomli_w
 from platformdirs import user_config_path, user_log_path
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from gateway.atomicfile import backup_path, write_atomic
 from gateway.backends.presets import KINDS
 
 __all__ = [
+    "Backup",
     "BackendConfig",
     "ConfigLoad",
     "GatewayConfig",
     "Timeouts",
     "default_config_path",
     "default_log_dir",
+    "find_backup",
     "load_config",
+    "recovery_message",
     "save_config",
 ]
 
@@ -33,6 +38,7 @@ log = logging.getLogger("lmgate.config")
 
 Protocol = Literal["auto", "openai", "anthropic", "ollama"]
 APP_NAME = "lmgate"
+_LEGACY_TMP = ".tmp"
 
 
 class _Model(BaseModel):
@@ -121,11 +127,23 @@ class GatewayConfig(_Model):
 
 
 class ConfigLoad(BaseModel):
-    """What `load_config` found: the config, and a message when the file had to be set aside."""
+    """What `load_config` found: the config, and a message when the file had to be set aside
+    or replaced by its backup."""
 
     config: GatewayConfig
     path: Path
     problem: str | None = None
+    # The copy the config was read from when the file itself was missing or unreadable.
+    recovered_from: Path | None = None
+
+
+class Backup(BaseModel):
+    """A copy of the config file that a save left beside it, and whether it can be used."""
+
+    path: Path
+    config: GatewayConfig | None = None
+    error: str | None = None  # why it cannot be used, when `config` is None
+    saved_at: float = 0.0
 
 
 def default_config_path() -> Path:
@@ -139,41 +157,93 @@ def default_log_dir() -> Path:
 
 def load_config(path: Path | None = None) -> ConfigLoad:
     """Read the config file. A missing file gives defaults; a corrupt one is renamed aside
-    (`config.toml.corrupt-N`) and defaults are used, with `problem` saying so."""
+    (`config.toml.corrupt-N`), with `problem` saying so. A missing, unreadable or corrupt file
+    whose backup (`config.toml.bak`) is whole gives the backup's settings, never defaults, and
+    `problem` says so. An unreadable file without a usable backup raises the OSError."""
     path = path or default_config_path()
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
-        return ConfigLoad(config=GatewayConfig(), path=path)
+        return _recover(path, f"the config file {path} is missing")
+    except OSError as exc:
+        recovered = _recover(path, f"the config file {path} cannot be read ({exc.strerror})")
+        if recovered.recovered_from is None:
+            raise
+        return recovered
     try:
         data: dict[str, Any] = tomllib.loads(raw.decode("utf-8"))
         return ConfigLoad(config=GatewayConfig.model_validate(data), path=path)
     except (tomllib.TOMLDecodeError, UnicodeDecodeError, ValidationError) as exc:
         aside = _set_aside(path)
-        problem = f"the config file {path} could not be read ({_first_line(exc)}); "
-        problem += f"it was moved to {aside.name} and defaults are in use"
-        log.warning("%s", problem)
-        return ConfigLoad(config=GatewayConfig(), path=path, problem=problem)
+        why = f"the config file {path} could not be read ({_first_line(exc)}); "
+        return _recover(path, why + f"it was moved to {aside.name}", lost=True)
+
+
+def find_backup(path: Path) -> Backup | None:
+    """The copy of `path` to fall back on: its `.bak` (what the last save replaced) or the
+    `config.toml.tmp` that a save killed under an earlier LM Gate left whole, the newest usable
+    one first; an unusable one (with its error) when none can be used; None when there is none."""
+    found: list[Backup] = []
+    for candidate in (backup_path(path), path.with_name(path.name + _LEGACY_TMP)):
+        try:
+            saved_at = candidate.stat().st_mtime
+            data = tomllib.loads(candidate.read_bytes().decode("utf-8"))
+            found.append(
+                Backup(path=candidate, config=GatewayConfig.model_validate(data), saved_at=saved_at)
+            )
+        except FileNotFoundError:
+            continue
+        except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError, ValidationError) as exc:
+            found.append(Backup(path=candidate, error=_first_line(exc)))
+    usable = sorted((b for b in found if b.config is not None), key=lambda b: -b.saved_at)
+    if usable:
+        return usable[0]
+    return found[0] if found else None
+
+
+def recovery_message(path: Path, why: str, backup: Backup | None) -> str | None:
+    """What to tell the user when `path` could not be used (`why`), given `find_backup`'s
+    answer; None when there is nothing to say (no file and never a backup: a first start).
+    When the backup cannot be used either, the caller says what it does instead."""
+    if backup is None:
+        return None
+    if backup.config is None:
+        return f"{why}, and its backup {backup.path.name} cannot be read either ({backup.error})"
+    saved = time.strftime("%Y-%m-%d %H:%M", time.localtime(backup.saved_at))
+    return (
+        f"{why}; LM Gate is using the settings in its backup {backup.path.name} (saved "
+        f"{saved}), not defaults. Check them, then keep them by copying the backup to "
+        f"{path.name} (or by saving any change in the app); delete the backup to start from "
+        "defaults instead"
+    )
 
 
 def save_config(config: GatewayConfig, path: Path | None = None) -> Path:
-    """Write atomically (temp file + rename), user-only, keeping the previous file as `.bak`."""
+    """Write crash-safely (`atomicfile.write_atomic`), user-only, keeping the previous file as
+    `.bak`: at every instant of the save the file holds either the old or the new settings."""
     path = path or default_config_path()
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     data = config.model_dump(mode="json", exclude_none=True)
-    text = tomli_w.dumps(data)
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    if path.exists():
-        backup = path.with_name(path.name + ".bak")
-        os.replace(path, backup)
-        os.chmod(backup, 0o600)
-    os.replace(tmp, path)
+    write_atomic(path, tomli_w.dumps(data))
+    # The temporary name an earlier LM Gate used: now older than the file, and never needed again.
+    path.with_name(path.name + _LEGACY_TMP).unlink(missing_ok=True)
     return path
+
+
+def _recover(path: Path, why: str, *, lost: bool = False) -> ConfigLoad:
+    backup = find_backup(path)
+    message = recovery_message(path, why, backup)
+    if backup is not None and backup.config is not None:
+        log.warning("%s", message)
+        return ConfigLoad(
+            config=backup.config, path=path, problem=message, recovered_from=backup.path
+        )
+    if message is not None:
+        message += "; defaults are in use"
+    elif lost:
+        message = f"{why} and defaults are in use"
+    if message is not None:
+        log.warning("%s", message)
+    return ConfigLoad(config=GatewayConfig(), path=path, problem=message)
 
 
 def _set_aside(path: Path) -> Path:

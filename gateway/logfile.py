@@ -15,6 +15,7 @@ from collections.abc import Callable
 from io import TextIOWrapper
 from pathlib import Path
 
+from gateway.atomicfile import make_private_dirs
 from gateway.config import default_log_dir
 from gateway.events import EventBus, RequestRecord
 
@@ -103,26 +104,13 @@ def _count(value: int | None) -> str:
     return "?" if value is None else str(value)
 
 
-def _make_private_dirs(directory: Path) -> None:
-    missing: list[Path] = []
-    path = directory
-    while not path.exists():
-        missing.append(path)
-        if path.parent == path:
-            break
-        path = path.parent
-    for path in reversed(missing):
-        path.mkdir(mode=0o700, exist_ok=True)
-        os.chmod(path, 0o700)  # mkdir's mode is filtered by the umask
-
-
 def attach_log_file(
     bus: EventBus, directory: Path | None = None, *, level: int = logging.INFO
 ) -> Callable[[], None]:
     """Write every request record, and the `lmgate` logger at `level`, to `lmgate.log`
     (1 MB × 5) in `directory` or the platform's log dir. Returns the function that detaches it."""
     directory = directory or default_log_dir()
-    _make_private_dirs(directory)
+    make_private_dirs(directory)
     handler = _PrivateRotatingFileHandler(
         directory / LOG_FILE_NAME, maxBytes=MAX_BYTES, backupCount=BACKUP_COUNT, encoding="utf-8"
     )

@@ -8,17 +8,19 @@ only installed on the main thread; the headless loop and the GUI handle SIGINT/S
 from __future__ import annotations
 
 import errno
+import logging
 import signal
 import socket
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 
 import uvicorn
 from fastapi import FastAPI
 
+from gateway.api.framing import AnthropicHttpToolsProtocol
 from gateway.api.state import GatewayState
 from gateway.backends.catalogue import CatalogueSnapshot
 from gateway.backends.registry import Registry
@@ -230,7 +232,7 @@ class GatewayServer:
         uconfig = uvicorn.Config(
             app,
             loop="asyncio",
-            http="httptools",
+            http=AnthropicHttpToolsProtocol,  # httptools, with its 400 in Anthropic's format
             ws="none",
             lifespan="on",
             log_config=None,
@@ -337,8 +339,10 @@ def serve_forever(
     api_keys: dict[str, str] | None = None,
     out: TextIO | None = None,
     log_records: bool = True,
+    notices: Sequence[str] = (),
 ) -> int:
-    """Run the gateway headless until Ctrl-C or SIGTERM. Prints the URL and the export line."""
+    """Run the gateway headless until Ctrl-C or SIGTERM. Prints the URL and the export line.
+    `notices`: what the user must know (settings read from a backup), on stderr and in the log."""
     from gateway.envline import claude_env, compact_window, default_shell, render
     from gateway.logfile import attach_log_file, format_record
 
@@ -351,6 +355,9 @@ def serve_forever(
         print(f"lmgate: {exc}. Pass --port with another port.", file=sys.stderr)
         return 2
     detach = attach_log_file(bus)
+    for notice in notices:
+        logging.getLogger("lmgate.config").warning("%s", notice)
+        print(f"lmgate: warning: {notice}", file=sys.stderr, flush=True)
     if log_records:
         bus.subscribe(lambda record: print(format_record(record), file=out, flush=True))
     live = config.model_copy(update={"port": server.port})
@@ -361,24 +368,6 @@ def serve_forever(
         for b in snapshot.backends
     ]
     backends = "; ".join(found) or "none found yet: start LM Studio or Ollama"
-    print(f"LM Gate is listening on {server.url} (backends: {backends})", file=out)
-    print("For Claude Code, run this in your shell:", file=out)
-    window = compact_window(live, snapshot)
-    if callable(token):
-        wait = getattr(token, "wait", None)
-        if wait is not None:
-            wait(10.0)  # the keyring, read while the server came up
-        try:
-            known: str | None = token()
-        except GatewayError:
-            known = "unknown"  # still not read: print the placeholder, never an empty token
-    else:
-        known = token
-    env = claude_env(live, token=known, auto_compact_window=window)
-    if known:
-        # A console may be logged (a container's, a terminal's scrollback): never the token.
-        env["ANTHROPIC_AUTH_TOKEN"] = "<the gateway token: `lmgate token` prints it>"
-    print(render(env, default_shell()), file=out, flush=True)
     # A plain flag, not a threading.Event: the handler runs on the main thread, which may be
     # inside Event.wait() holding the Event's lock, and set() would then deadlock.
     stopping: list[int] = []
@@ -386,8 +375,27 @@ def serve_forever(
     def _on_signal(signum: int, frame: Any) -> None:
         stopping.append(signum)
 
+    # Before the first line is printed: whoever reads it may signal at once.
     previous = {s: signal.signal(s, _on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
+        print(f"LM Gate is listening on {server.url} (backends: {backends})", file=out)
+        print("For Claude Code, run this in your shell:", file=out)
+        window = compact_window(live, snapshot)
+        if callable(token):
+            wait = getattr(token, "wait", None)
+            if wait is not None:
+                wait(10.0)  # the keyring, read while the server came up
+            try:
+                known: str | None = token()
+            except GatewayError:
+                known = "unknown"  # still not read: print the placeholder, never an empty token
+        else:
+            known = token
+        env = claude_env(live, token=known, auto_compact_window=window)
+        if known:
+            # A console may be logged (a container's, a terminal's scrollback): never the token.
+            env["ANTHROPIC_AUTH_TOKEN"] = "<the gateway token: `lmgate token` prints it>"
+        print(render(env, default_shell()), file=out, flush=True)
         while not stopping:
             time.sleep(0.2)
             if not server.running:

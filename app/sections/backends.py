@@ -129,10 +129,13 @@ class BackendsPage(QWidget):
 
     def open_dialog(self, backend_id: str | None) -> BackendDialog:
         existing = next((b for b in self.controller.config.backends if b.id == backend_id), None)
-        dialog = BackendDialog(self.controller.background, existing, self)
+        dialog = BackendDialog(
+            self.controller.background, existing, self, store_key=self.controller.store_key
+        )
+        dialog.keyring_refused.connect(self.controller.set_keyring_problem)
         dialog.accepted.connect(
             lambda: self.controller.save_backend(
-                dialog.backend(), dialog.api_key(), replacing=backend_id
+                dialog.backend(), dialog.session_key(), replacing=backend_id
             )
         )
         self.dialog = dialog

@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.controller import HEALTH_TEXT, GatewayController
+from app.controller import GatewayController
 from app.dialogs import DiffDialog
 from app.icons import STATE_COLOURS, dot_icon
 from app.model_advice import routed
@@ -154,7 +154,7 @@ class OverviewPage(QWidget):
         c = self.controller
         health = c.health()
         self.light.setPixmap(dot_icon(STATE_COLOURS.get(health, "#868e96")).pixmap(20, 20))
-        self.state.setText(HEALTH_TEXT.get(health, health))
+        self.state.setText(c.status_text())
         self.start_stop.setText("Stop" if c.state == "running" else "Start")
         self.start_stop.setEnabled(c.state in ("running", "stopped", "failed"))
         listening = "Listening on" if c.running else "Address:"

@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from gateway.api.error_answers import send_error
+from gateway.api.framing import ambiguous_framing
 from gateway.api.record import new_id
 from gateway.errors import (
     AuthenticationFailed,
@@ -80,6 +81,10 @@ class Guard:
         await (fast or self.app)(scope, receive, send)
 
     def check(self, scope: dict[str, Any]) -> GatewayError | None:
+        # First: with two Hosts, which one the checks below read would decide what they pass.
+        ambiguous = ambiguous_framing(scope["headers"])
+        if ambiguous is not None:
+            return ambiguous
         host = origin = fetch_site = content_type = key = bearer = length = None
         for name, value in scope["headers"]:
             if name == b"host":

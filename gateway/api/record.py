@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from gateway.errors import GatewayError
 from gateway.events import EventBus, RequestRecord
 
-__all__ = ["RecordDraft", "new_id", "redact_headers", "refusal"]
+__all__ = ["RecordDraft", "bounded", "new_id", "redact_headers", "refusal"]
 
 _SECRET_HEADERS = {"authorization", "x-api-key", "api-key", "cookie", "proxy-authorization"}
 
@@ -77,4 +77,84 @@ class RecordDraft(RequestRecord):
             warnings=tuple(self.warnings),
             extra=dict(self.extra),
         )
-        bus.publish(RequestRecord(**values))
+        bus.publish(bounded(RequestRecord(**values)))
+
+
+# A client chooses the model name, the path, the headers and much of an error's wording (a 100 KB
+# model name once made a 200,627-character log line): a record keeps a bounded part of each.
+NAME_LIMIT = 256  # method, path, session, models, rule, stop reason
+TEXT_LIMIT = 2000  # the error, each change and warning, each string in `extra`
+ITEMS_LIMIT = 50  # changes, warnings, and the entries of a dict or list in `extra`
+# The record's text fields, read from its definition so that a field added later is covered.
+# Captured bodies (typed Any) are the point of capture, bounded by capture_max_bytes.
+_STRINGS = tuple(f.name for f in fields(RequestRecord) if f.type in ("str", "str | None"))
+_LISTS = tuple(f.name for f in fields(RequestRecord) if f.type == "Sequence[str]")
+
+
+def bounded(record: RequestRecord) -> RequestRecord:
+    """`record` with every string in it cut to its limit, saying how much was left out."""
+    changes: dict[str, Any] = {}
+    for name in _STRINGS:
+        value = getattr(record, name)
+        limit = TEXT_LIMIT if name == "error" else NAME_LIMIT
+        if value is not None and len(value) > limit:
+            changes[name] = _cut(value, limit)
+    for name in _LISTS:
+        items = getattr(record, name)
+        if len(items) > ITEMS_LIMIT or any(len(item) > TEXT_LIMIT for item in items):
+            kept = tuple(_cut(item, TEXT_LIMIT) for item in items[:ITEMS_LIMIT])
+            more = (f"… {len(items) - ITEMS_LIMIT} more",) if len(items) > ITEMS_LIMIT else ()
+            changes[name] = kept + more
+    if _too_big(record.extra, depth=0):  # checking is cheaper than copying, and usually enough
+        changes["extra"] = _bound_value(record.extra, depth=0)
+    return replace(record, **changes) if changes else record
+
+
+def _cut(text: str, limit: int) -> str:
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}… ({len(text) - limit:,} more characters)"
+
+
+def _too_big(value: Any, depth: int) -> bool:
+    # Plain loops: this runs on every request, and a generator per level costs more than it reads.
+    if isinstance(value, str):
+        return len(value) > TEXT_LIMIT
+    if isinstance(value, dict):
+        if depth >= 4 or len(value) > ITEMS_LIMIT:
+            return True
+        for key, item in value.items():
+            if len(str(key)) > NAME_LIMIT:
+                return True
+            if isinstance(item, str):
+                if len(item) > TEXT_LIMIT:
+                    return True
+            elif isinstance(item, (dict, list, tuple)) and _too_big(item, depth + 1):
+                return True
+        return False
+    if isinstance(value, (list, tuple)):
+        if depth >= 4 or len(value) > ITEMS_LIMIT:
+            return True
+        for item in value:
+            if _too_big(item, depth + 1):
+                return True
+    return False
+
+
+def _bound_value(value: Any, depth: int) -> Any:
+    if isinstance(value, str):
+        return _cut(value, TEXT_LIMIT)
+    if depth >= 4:  # deeper structures are not something a record needs to show
+        return value if isinstance(value, (int, float, bool, type(None))) else "…"
+    if isinstance(value, dict):
+        items = list(value.items())
+        out = {_cut(str(k), NAME_LIMIT): _bound_value(v, depth + 1) for k, v in items[:ITEMS_LIMIT]}
+        if len(items) > ITEMS_LIMIT:
+            out["…"] = f"{len(items) - ITEMS_LIMIT} more"
+        return out
+    if isinstance(value, (list, tuple)):
+        kept = [_bound_value(v, depth + 1) for v in value[:ITEMS_LIMIT]]
+        if len(value) > ITEMS_LIMIT:
+            kept.append(f"… {len(value) - ITEMS_LIMIT} more")
+        return kept if isinstance(value, list) else tuple(kept)
+    return value

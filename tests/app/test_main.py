@@ -157,3 +157,22 @@ def test_a_corrupt_config_is_set_aside_and_sigint_quits(
     code, err = app.stop(signal.SIGINT)
     assert code == 0, err
     assert "Traceback" not in err
+
+
+def test_a_lost_config_runs_on_its_backup_and_says_so_on_stderr_and_in_the_log(
+    tmp_path: Path, launched: Callable[[dict[str, str]], AppProcess]
+) -> None:
+    env = app_env(tmp_path)
+    path = config_path(tmp_path)
+    save_config(GatewayConfig(port=0, discover=False, big="kept-big"), path)
+    os.replace(path, path.with_name("config.toml.bak"))
+
+    app = launched(env)
+    app.wait_until_it_answers_a_second_launch(path)
+    code, err = app.stop(signal.SIGTERM)
+    assert code == 0, err
+    assert "config.toml is missing; LM Gate is using the settings in its backup" in err
+    log = tmp_path / "state" / "lmgate" / "log" / "lmgate.log"
+    logged = log.read_text(encoding="utf-8")
+    assert "WARNING lmgate.app: the config file" in logged and "config.toml.bak" in logged
+    assert not path.exists()  # nothing is written until the user keeps or changes the settings

@@ -206,3 +206,61 @@ def test_an_unreadable_config_does_not_stop_the_app(tmp_path: Path) -> None:
     loaded = load()
     assert loaded.problem is not None and "cannot be read" in loaded.problem
     assert loaded.config.port == 8082
+
+
+def test_a_lost_config_starts_the_app_on_its_backup_with_a_banner_that_keeps_it(
+    qtbot: QtBot, quits: Quits
+) -> None:
+    path = default_config_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    backup = path.with_name("config.toml.bak")
+    backup.write_text('port = 0\nbig = "kept-big"\nallowed_hosts = ["gpu-box"]\n')
+
+    loaded = load()
+
+    assert loaded.config.big == "kept-big" and loaded.config.allowed_hosts == ["gpu-box"]
+    desktop = Desktop(loaded, quit_app=quits, tray_available=False)
+    qtbot.addWidget(desktop.window)
+    try:
+        banner = desktop.window.banner
+        assert not banner.isHidden() and banner.kind == "warning"
+        assert "is missing" in banner.text.text()
+        assert "config.toml.bak" in banner.text.text() and "not defaults" in banner.text.text()
+        [keep] = banner.buttons()
+        assert keep.text() == "Keep these settings"
+
+        qtbot.mouseClick(keep, Qt.MouseButton.LeftButton)
+
+        qtbot.waitUntil(path.exists, timeout=WAIT_MS)
+        again = load_config(path)
+        assert again.problem is None and again.config.big == "kept-big"
+        assert banner.isHidden()
+    finally:
+        desktop.shutdown()
+
+
+def test_a_missing_keyring_does_not_cover_the_backup_banner(
+    qtbot: QtBot, quits: Quits, fake_backend: Callable[..., FakeBackend]
+) -> None:
+    path = default_config_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fake = fake_backend("lmstudio")
+    path.with_name("config.toml.bak").write_text(
+        f'port = 0\ndiscover = false\n[[backends]]\nid = "lms"\nurl = "{fake.url}"\n'
+    )
+    previous = keyring.get_keyring()
+    keyring.set_keyring(keyring.backends.fail.Keyring())
+    desktop = Desktop(load(), quit_app=quits, tray_available=False)
+    qtbot.addWidget(desktop.window)
+    try:
+        desktop.controller._keystore = keystore.Keystore()
+        start(desktop, qtbot)
+        qtbot.waitUntil(
+            lambda: "API keys can't be saved" in desktop.window.overview.state.text(),
+            timeout=WAIT_MS,
+        )
+        banner = desktop.window.banner
+        assert banner.key == "config" and "config.toml.bak" in banner.text.text()
+    finally:
+        desktop.shutdown()
+        keyring.set_keyring(previous)

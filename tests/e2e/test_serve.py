@@ -17,6 +17,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from gateway.config import default_log_dir
+from gateway.logfile import LOG_FILE_NAME
 from tests.fakes.server import FakeBackend
 
 Start = Callable[..., FakeBackend]
@@ -108,3 +110,35 @@ def _drive(proc: subprocess.Popen[str], sig: signal.Signals) -> None:
     out.thread.join(5)
     assert proc.stderr is not None
     assert "Traceback" not in proc.stderr.read()
+
+
+def test_serve_on_a_lost_config_uses_the_backup_and_says_so_on_stderr_and_in_the_log(
+    fake_backend: Start, tmp_path: Path
+) -> None:
+    fake = fake_backend("lmstudio")
+    config = tmp_path / "config.toml"
+    backup = tmp_path / "config.toml.bak"
+    backup.write_text(f'port = 0\nbig = "fake-model"\n[[backends]]\nurl = "{fake.root_url}"\n')
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "SHELL": "/bin/bash"}
+    env.pop("LMGATE_TOKEN", None)
+    with subprocess.Popen(
+        [lmgate(), "serve", "--config", str(config)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    ) as proc:
+        try:
+            Lines(proc).until(r"export ANTHROPIC_BASE_URL=")
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(timeout=10) == 0
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        assert proc.stderr is not None
+        err = proc.stderr.read()
+    assert f"lmgate: warning: the config file {config} is missing" in err
+    assert "config.toml.bak" in err and "not defaults" in err
+    logged = (default_log_dir() / LOG_FILE_NAME).read_text(encoding="utf-8")
+    assert "WARNING lmgate.config: the config file" in logged and "config.toml.bak" in logged

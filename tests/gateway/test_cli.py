@@ -477,3 +477,58 @@ def test_reserved_commands_are_in_the_help(capsys: pytest.CaptureFixture[str]) -
     text = capsys.readouterr().out
     for name in cli.RESERVED:
         assert re.search(rf"^\s+{name}\s", text, re.MULTILINE), name
+
+
+# --- a lost config file and its backup ----------------------------------------------------------
+
+
+def lose_config(path: Path, config_file: Path) -> None:
+    """`path` is gone; its backup holds the config of `config_file`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.with_name(path.name + ".bak").write_bytes(config_file.read_bytes())
+
+
+def test_serve_on_a_lost_default_config_uses_its_backup_and_says_so(
+    served: Served, memory: MemoryKeyring, config_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lose_config(default_config_path(), config_file)
+    assert run(capsys, "serve")[0] == 0
+    assert served.config.port == 9000 and served.config.big == "file-big"
+    (notice,) = served.calls[0]["notices"]
+    assert "is missing" in notice and "config.toml.bak" in notice and "not defaults" in notice
+
+
+def test_serve_on_a_corrupt_config_uses_its_backup_and_leaves_the_file(
+    served: Served, memory: MemoryKeyring, config_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = config_file.with_name("lmgate.toml")
+    lose_config(path, config_file)
+    path.write_text("port = [torn")
+    assert run(capsys, "serve", "--config", str(path))[0] == 0
+    assert served.config.port == 9000
+    (notice,) = served.calls[0]["notices"]
+    assert "is not valid TOML" in notice and "lmgate.toml.bak" in notice
+    assert path.read_text() == "port = [torn"  # a headless start never moves the user's file
+
+
+def test_a_lost_config_with_a_broken_backup_stops_serve(
+    served: Served, memory: MemoryKeyring, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = default_config_path()
+    path.parent.mkdir(parents=True)
+    path.with_name("config.toml.bak").write_text("port = [torn")
+    status, _, err = run(capsys, "serve")
+    assert status == 2 and served.calls == []
+    assert "is missing" in err and "cannot be read either" in err
+    assert "fix or delete them" in err and "defaults" not in err  # it does not start on them
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_other_commands_warn_on_stderr_when_they_read_the_backup(
+    memory: MemoryKeyring, config_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lose_config(default_config_path(), config_file)
+    status, out, err = run(capsys, "env", "--shell", "bash")
+    assert status == 0
+    assert "127.0.0.1:9000" in out
+    assert err.startswith("lmgate: warning: the config file ") and "config.toml.bak" in err

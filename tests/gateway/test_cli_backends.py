@@ -372,3 +372,19 @@ def test_these_commands_never_load_pyside6(fake_backend: Start, tmp_path: Path) 
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().endswith("no Qt")
+
+
+def test_doctor_says_when_the_settings_come_from_the_backup(
+    fake_backend: Start, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lms = fake_backend("lmstudio", models=["qwen3-coder-30b"])
+    config = write_config(tmp_path, places(lmstudio=lms))
+    backup = config.with_name("config.toml.bak")
+    config.rename(backup)
+    status, lines = doctor(capsys, config)
+    assert lines[0].startswith(f"warning: the config file {config} is missing; LM Gate is using")
+    assert "not defaults" in lines[0]
+    assert lines[1] == f"    fix: if these settings are right, copy {backup} to {config} (or " + (
+        "change any setting in the app, which saves them)"
+    )
+    assert "lmstudio" in "\n".join(lines)  # the backup's discovery targets are the ones used

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import stat
 from pathlib import Path
 
@@ -54,3 +55,88 @@ def test_unknown_keys_are_ignored(tmp_path: Path) -> None:
 
 def test_ipv6_base_url() -> None:
     assert GatewayConfig(host="::1", port=1).base_url == "http://[::1]:1"
+
+
+# --- a lost file and its backup -----------------------------------------------------------------
+
+SAVED = GatewayConfig(
+    port=9300, big="kept-big", allowed_hosts=["gpu-box"], backends=[BackendConfig(id="x")]
+)
+
+
+def saved_twice(path: Path) -> None:
+    """A config file and, beside it, the backup of the version before (port 9299)."""
+    save_config(SAVED.model_copy(update={"port": 9299}), path)
+    save_config(SAVED, path)
+
+
+def test_a_missing_file_with_a_whole_backup_gives_the_backup_loudly(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    saved_twice(path)
+    path.unlink()
+    loaded = load_config(path)
+    assert loaded.config == SAVED.model_copy(update={"port": 9299})
+    assert loaded.recovered_from == tmp_path / "config.toml.bak"
+    assert loaded.problem is not None
+    assert "is missing" in loaded.problem and "config.toml.bak" in loaded.problem
+    assert "not defaults" in loaded.problem
+
+
+def test_a_corrupt_file_with_a_whole_backup_is_set_aside_and_the_backup_used(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "config.toml"
+    saved_twice(path)
+    path.write_text("port = [torn")
+    loaded = load_config(path)
+    assert loaded.config.port == 9299 and loaded.config.big == "kept-big"
+    assert loaded.problem is not None
+    assert "config.toml.corrupt-1" in loaded.problem and "config.toml.bak" in loaded.problem
+    assert (tmp_path / "config.toml.corrupt-1").read_text() == "port = [torn"
+
+
+def test_an_unreadable_file_with_a_whole_backup_gives_the_backup(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    saved_twice(path)
+    path.unlink()
+    path.mkdir()  # reading it fails with an OSError other than "not found"
+    loaded = load_config(path)
+    assert loaded.config.port == 9299
+    assert loaded.problem is not None and "cannot be read" in loaded.problem
+
+
+def test_a_missing_file_with_a_broken_backup_says_so(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    (tmp_path / "config.toml.bak").write_text("port = [torn")
+    loaded = load_config(path)
+    assert loaded.config == GatewayConfig()
+    assert loaded.recovered_from is None
+    assert loaded.problem is not None
+    assert "cannot be read either" in loaded.problem and "defaults are in use" in loaded.problem
+
+
+def test_the_whole_temporary_file_an_earlier_version_left_is_used(tmp_path: Path) -> None:
+    # An earlier LM Gate moved the file to .bak, then the whole, fsynced .tmp into place: a
+    # kill in between left the new settings in config.toml.tmp, newer than the backup.
+    path = tmp_path / "config.toml"
+    (tmp_path / "config.toml.bak").write_text("port = 9001\n")
+    os.utime(tmp_path / "config.toml.bak", (1_000_000, 1_000_000))
+    (tmp_path / "config.toml.tmp").write_text("port = 9002\n")
+    loaded = load_config(path)
+    assert loaded.config.port == 9002
+    assert loaded.recovered_from == tmp_path / "config.toml.tmp"
+    save_config(loaded.config, path)
+    assert not (tmp_path / "config.toml.tmp").exists()
+    assert load_config(path).problem is None
+
+
+def test_saving_after_a_recovery_writes_the_file_and_keeps_the_backup(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    saved_twice(path)
+    path.unlink()
+    loaded = load_config(path)
+    save_config(loaded.config, path)
+    again = load_config(path)
+    assert again.problem is None and again.recovered_from is None
+    assert again.config.port == 9299
+    assert "9299" in (tmp_path / "config.toml.bak").read_text()

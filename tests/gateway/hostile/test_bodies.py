@@ -272,3 +272,43 @@ def test_a_chunked_body_is_read_no_further_than_the_limit() -> None:
     with pytest.raises(RequestTooLarge):
         asyncio.run(read_body(receive, limit))
     assert received <= limit + piece
+
+
+def test_a_client_string_of_any_length_reaches_the_record_and_the_log_bounded(
+    tmp_path: Path, fake_backend: Start, gateway_server: Gateway
+) -> None:
+    """A 100 KB model name (and a 50 KB header) once made a 200,627-character log line: every
+    string from the client is cut where the record is made, and says how much was left out."""
+    fake = fake_backend("lmstudio")
+    bus = EventBus()
+    records = RecordSink(bus)
+    detach = attach_log_file(bus, tmp_path)
+    try:
+        server = gateway_server(fake.url, bus=bus)
+        unknown = "m" * 100_000  # routes nowhere: the 404 names it
+        served = "claude-sonnet-4-6" + "x" * 100_000  # routes, and is echoed back whole
+        for model in (unknown, served):
+            response = httpx.post(
+                f"{server.url}/v1/messages",
+                content=orjson.dumps({**BODY, "model": model}),
+                headers={"content-type": "application/json", "x-client-note": "n" * 50_000},
+                timeout=60,
+            )
+            assert response.status_code in (200, 404)
+        assert response.json()["model"] == served  # the answer itself is not cut
+        first, second = records.wait(2)
+    finally:
+        detach()
+    for record in (first, second):
+        assert record.client_model is not None
+        assert len(record.client_model) < 300
+        assert record.client_model.endswith("more characters)")
+        assert len(record.error or "") < 2100
+        headers = record.extra["headers"]
+        assert len(headers["x-client-note"]) < 2100
+    assert first.client_model == "m" * 256 + "… (99,744 more characters)"
+    assert first.error is not None and "more characters" in first.error
+    lines = (tmp_path / LOG_FILE_NAME).read_text(encoding="utf-8").splitlines()
+    requests = [line for line in lines if " POST /v1/messages " in line]
+    assert len(requests) == 2
+    assert max(len(line) for line in requests) < 3000, [len(line) for line in requests]
