@@ -63,9 +63,14 @@ def anthropic_to_openai(
     body: dict[str, Any] = {"model": model, "messages": messages}
     tools, tool_warnings = effective_tools(req)
     warnings.extend(tool_warnings)
-    withheld = len(req.get("tools") or ()) - len(tools)
+    declared = [tool for tool in req.get("tools") or () if "name" in tool]
+    given = {id(tool) for tool in tools}
+    withheld = sum(1 for tool in declared if id(tool) not in given)
     if withheld:
         changes.append(f"{withheld} deferred or removed tool(s) withheld from the backend")
+    added = len(tools) - (len(req.get("tools") or ()) - withheld)
+    if added:
+        changes.append(f"{added} tool(s) added mid-conversation by definition sent to the backend")
     _tools(req, tools, body, changes, warnings, clean=traits.clean_json_schema)
     body[traits.max_tokens_field] = req["max_tokens"]
     for key in ("temperature", "top_p", "top_k"):
