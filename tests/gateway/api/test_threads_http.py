@@ -4,9 +4,13 @@ conversation (and the tools) on every turn, streamed or not, expired threads inc
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+from pathlib import Path
 from typing import Any
 
 import anthropic
+import orjson
 import pytest
 from anthropic import beta_tool
 from anthropic.types.beta import BetaMessage
@@ -27,6 +31,7 @@ from tests.gateway.api.client import (
     start_pair,
 )
 from tests.gateway.translate.grammar import parse_sse
+from tests.provision import ensure_anthropic_js_sdk
 
 SYSTEM = "You answer in one word."
 WEATHER: dict[str, Any] = {
@@ -222,3 +227,84 @@ def test_a_native_backend_gets_the_rebuilt_request_without_thread(
         [{"type": "text", "text": "Sunny."}],
         "Temperature?",
     ]
+
+
+# The JS SDK's helpers, driven by a small node script (tests/gateway/api/js/threads.cjs).
+JS_SCRIPT = Path(__file__).parent / "js" / "threads.cjs"
+
+
+@pytest.fixture(scope="session")
+def js_sdk() -> Path:
+    """The pinned Anthropic JS SDK (tests.provision.ANTHROPIC_JS_SDK_VERSION)."""
+    return ensure_anthropic_js_sdk()
+
+
+def _node(server: GatewayServer, sdk: Path, scenario: str) -> dict[str, Any]:
+    node = shutil.which("node")
+    assert node is not None  # ensure_anthropic_js_sdk fails with the install command otherwise
+    result = subprocess.run(
+        [node, str(JS_SCRIPT), server.url, str(sdk), scenario],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    out: dict[str, Any] = orjson.loads(result.stdout)
+    return out
+
+
+@pytest.mark.parametrize("scenario", ["thread", "stream"])
+def test_the_js_sdks_thread_helper_gives_the_backend_the_whole_conversation(
+    fake_backend: Start, gateway_server: Gateway, js_sdk: Path, scenario: str
+) -> None:
+    backend, server, sink = start_pair(fake_backend, gateway_server, "lmstudio")
+    backend.script(Text(text="Sunny."), Text(text="Warm."), Text(text="Yes."))
+    out = _node(server, js_sdk, scenario)
+    assert [reply["text"] for reply in out["replies"]] == ["Sunny.", "Warm.", "Yes."]
+    bodies = _chat_bodies(backend)
+    assert len(bodies) == 3
+    assert _texts(bodies[2]) == [
+        "You answer in one word.",
+        "Weather in Paris?",
+        "Sunny.",
+        "And the temperature?",
+        "Warm.",
+        "Go outside?",
+    ]
+    assert all([t["function"]["name"] for t in b["tools"]] == ["weather"] for b in bodies)
+    records = sink.wait(3)
+    assert "thread create emulated: the gateway keeps the conversation" in records[0].changes
+    assert (
+        f"thread continue emulated: 4 stored message(s) rebuilt from {out['replies'][1]['id']}"
+        in records[2].changes
+    )
+
+
+def test_the_js_sdks_tool_runner_sees_history_and_tools_every_turn(
+    fake_backend: Start, gateway_server: Gateway, js_sdk: Path
+) -> None:
+    backend, server, sink = start_pair(fake_backend, gateway_server, "lmstudio")
+    backend.script(
+        ToolCalls(calls=[ToolCall("weather", {"city": "Paris"}, id="call_1")]),
+        ToolCalls(calls=[ToolCall("weather", {"city": "Rome"}, id="call_1")]),
+        Text(text="Both sunny."),
+    )
+    out = _node(server, js_sdk, "runner")
+    assert out["ran"] == ["Paris", "Rome"]
+    assert [reply["text"] for reply in out["replies"]] == ["Both sunny."]
+    requests = backend.chat_requests
+    assert len(requests) == 3
+    assert all([t["function"]["name"] for t in r.body["tools"]] == ["weather"] for r in requests)
+    records = sink.wait(3)
+    assert all(
+        any(change.startswith("thread continue emulated") for change in record.changes)
+        for record in records[1:]
+    )
+    last = requests[2].body["messages"]
+    assert _texts(requests[2].body)[0] == "Weather in Paris and Rome?"
+    calls = [c for m in last if m["role"] == "assistant" for c in m.get("tool_calls") or ()]
+    results = [m for m in last if m["role"] == "tool"]
+    assert len({c["id"] for c in calls}) == 2
+    assert [r["tool_call_id"] for r in results] == [c["id"] for c in calls]
+    assert [r["content"] for r in results] == ["sunny in Paris", "sunny in Rome"]
