@@ -110,6 +110,7 @@ async def create_message(request: Request) -> Response | MessagesRelay | FixedAn
             protocols=state.protocols,
             stream=stream,
             client_headers=dict(request.headers),
+            pdf=state.pdf_texts,
         )
         # Counting is pure Python (~0.1 ms per KB not seen before) and the first count loads the
         # BPE tables (~0.3 s): a large body, or the first, is planned off the event loop.
@@ -178,7 +179,7 @@ async def count_message_tokens(request: Request) -> Response:
         draft.client_model = req["model"]
         count = await _backend_count(state, req, draft) if state.registry else None
         if count is None:
-            count = await asyncio.to_thread(count_tokens, req)
+            count = await asyncio.to_thread(partial(count_tokens, req, pdf=state.pdf_texts))
             draft.extra["counter"] = "bpe"
     except GatewayError as exc:
         draft.status, draft.error = exc.status, exc.message

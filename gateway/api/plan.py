@@ -16,6 +16,7 @@ from gateway.queueing import MAIN, SIDE
 from gateway.repair.tool_choice import ToolRequirement, required_tool, with_instruction
 from gateway.routing import Route
 from gateway.schemas.anthropic import MessagesRequest
+from gateway.translate.documents import PdfReader
 from gateway.translate.request import backend_tool_names, shows_thinking
 from gateway.upstream.client import Upstream
 from gateway.upstream.protocol import Outgoing, UpstreamProtocol, UpstreamRequest
@@ -52,6 +53,7 @@ def make_plan(
     protocols: ProtocolChoice,
     stream: bool,
     client_headers: dict[str, str],
+    pdf: PdfReader | None = None,
 ) -> Plan:
     changes: list[str] = []
     warnings: list[str] = []
@@ -102,6 +104,7 @@ def make_plan(
         retries=info.retries if info else 0,
         changes=changes,
         warnings=warnings,
+        pdf=pdf,
     )
     return Plan(
         protocol=protocol,

@@ -9,6 +9,7 @@ from gateway.errors import InvalidRequest
 from gateway.schemas.anthropic import MCP_TOOLSET, MessagesRequest, Tool
 from gateway.translate.client_tools import client_tool_function
 from gateway.translate.conversation import convert_conversation
+from gateway.translate.documents import PdfReader
 from gateway.translate.toolset import effective_tools
 
 __all__ = [
@@ -52,13 +53,19 @@ _EFFORTS = {"low": "low", "medium": "medium", "high": "high", "xhigh": "high", "
 
 
 def anthropic_to_openai(
-    req: MessagesRequest, model: str, *, stream: bool, traits: BackendTraits = _DEFAULT_TRAITS
+    req: MessagesRequest,
+    model: str,
+    *,
+    stream: bool,
+    traits: BackendTraits = _DEFAULT_TRAITS,
+    pdf: PdfReader | None = None,
 ) -> Translation:
     """Translate; pieces of `req` (tool schemas, text) are shared with the body, not copied.
-    The MCP connector is refused (400): only Anthropic's own API can run it."""
+    The MCP connector is refused (400): only Anthropic's own API can run it. `pdf` reads a
+    base64 PDF (the gateway hands in its cache)."""
     _refuse_mcp_connector(req)
     messages, changes, warnings = convert_conversation(
-        req, vision=traits.vision, reasoning_roundtrip=traits.reasoning_roundtrip
+        req, vision=traits.vision, reasoning_roundtrip=traits.reasoning_roundtrip, pdf=pdf
     )
     body: dict[str, Any] = {"model": model, "messages": messages}
     tools, tool_warnings = effective_tools(req)

@@ -121,7 +121,9 @@ def translated(out: Outgoing, *, stream_usage: bool) -> dict[str, Any]:
     if not stream_usage:
         traits = replace(traits, stream_usage=False)
     fitted: MessagesRequest = {**out.req, "max_tokens": out.max_tokens}
-    translation = anthropic_to_openai(fitted, out.model_name, stream=out.stream, traits=traits)
+    translation = anthropic_to_openai(
+        fitted, out.model_name, stream=out.stream, traits=traits, pdf=out.pdf
+    )
     out.changes.extend(translation.changes)
     out.warnings.extend(translation.warnings)
     return translation.body
