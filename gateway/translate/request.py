@@ -19,6 +19,7 @@ __all__ = [
     "backend_tool_names",
     "clean_schema",
     "is_web_search_request",
+    "refuse_mcp_connector",
     "shows_thinking",
 ]
 
@@ -63,7 +64,7 @@ def anthropic_to_openai(
     """Translate; pieces of `req` (tool schemas, text) are shared with the body, not copied.
     The MCP connector is refused (400): only Anthropic's own API can run it. `pdf` reads a
     base64 PDF (the gateway hands in its cache)."""
-    _refuse_mcp_connector(req)
+    refuse_mcp_connector(req)
     messages, changes, warnings = convert_conversation(
         req, vision=traits.vision, reasoning_roundtrip=traits.reasoning_roundtrip, pdf=pdf
     )
@@ -126,7 +127,9 @@ def shows_thinking(req: MessagesRequest) -> bool:
     return not (thinking and thinking.get("display") == "omitted")
 
 
-def _refuse_mcp_connector(req: MessagesRequest) -> None:
+def refuse_mcp_connector(req: MessagesRequest) -> None:
+    """The MCP connector (`mcp_servers`, an `mcp_toolset` tool) as a clear 400: only Anthropic's
+    own API runs it."""
     toolsets = [t for t in req.get("tools") or () if t.get("type") == MCP_TOOLSET]
     if req.get("mcp_servers") or toolsets:
         what = "`mcp_servers`" if req.get("mcp_servers") else "an `mcp_toolset` tool"

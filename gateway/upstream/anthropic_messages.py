@@ -8,6 +8,7 @@ from typing import Any
 from gateway.repair.message import repair_message
 from gateway.repair.stream import AnthropicStreamRepairer
 from gateway.translate.conversation import BILLING_PREFIX
+from gateway.translate.request import refuse_mcp_connector
 from gateway.translate.sse import AnthropicSSEDecoder
 from gateway.translate.stream import Event
 from gateway.upstream.client import Upstream
@@ -34,6 +35,10 @@ class AnthropicMessages(UpstreamProtocol):
     name = "anthropic"
 
     def build(self, out: Outgoing, upstream: Upstream) -> UpstreamRequest:
+        if not (out.info and out.info.remote):
+            # A local server's Messages API cannot reach MCP servers either; a remote
+            # Anthropic-compatible provider may run the connector itself.
+            refuse_mcp_connector(out.req)
         kind = out.info.kind if out.info else ""
         return UpstreamRequest(
             out.backend_id,

@@ -16,6 +16,7 @@ from tests.gateway.api.client import (
     NATIVE,
     Gateway,
     Start,
+    error_of,
     last_record,
     message_of,
     post,
@@ -110,3 +111,22 @@ def test_a_claude_code_turn_lists_everything_the_gateway_changed(
         "context_management answered by the gateway: no edits applied (clear_thinking_20251015)",
     ]
     assert list(record.warnings) == []
+
+
+@pytest.mark.parametrize("flavour", ["lmstudio", "llamacpp"])
+def test_the_mcp_connector_is_a_clear_400_on_every_local_protocol(
+    fake_backend: Start, gateway_server: Gateway, flavour: str
+) -> None:
+    options = NATIVE["llamacpp"] if flavour == "llamacpp" else {}
+    backend, server, _ = start_pair(fake_backend, gateway_server, flavour, fake=options)
+    servers = [{"type": "url", "url": "https://mcp.test/sse", "name": "docs"}]
+    payload = {
+        "model": "claude-sonnet-4-6",
+        "max_tokens": 64,
+        "messages": [{"role": "user", "content": "hi"}],
+        "mcp_servers": servers,
+    }
+    error = error_of(post(server, payload), 400)
+    assert error["type"] == "invalid_request_error"
+    assert "MCP connector" in error["message"] and "claude mcp add" in error["message"]
+    assert backend.chat_requests == []
