@@ -65,6 +65,8 @@ class ThreadStore(Protocol):
 
     def put(self, message_id: str, thread: StoredThread) -> None: ...
 
+    def discard(self, message_id: str) -> None: ...
+
 
 def thread_turn(request: dict[str, Any]) -> ThreadTurn | None:
     """The request's `thread` field, checked; None when it has none."""
@@ -158,6 +160,9 @@ class MemoryThreadStore:
         while len(self._threads) > self.max_threads or self._bytes > self.max_bytes:
             self._drop(next(iter(self._threads)))
 
+    def discard(self, message_id: str) -> None:
+        self._drop(message_id)
+
     def _expire(self) -> None:
         deadline = self._clock() - self.ttl
         while self._threads:
@@ -228,7 +233,16 @@ def open_turn(
 
 
 def remember(
-    store: ThreadStore, message_id: str, request: dict[str, Any], reply: dict[str, Any]
+    store: ThreadStore,
+    message_id: str,
+    request: dict[str, Any],
+    reply: dict[str, Any],
+    *,
+    replaces: str | None = None,
 ) -> None:
-    """Store a thread turn once its answer is complete: the next `continue` names `message_id`."""
+    """Store a thread turn once its answer is complete: the next `continue` names `message_id`.
+    The turn it continued (`replaces`) is dropped: the API continues a reply once (a second
+    `continue` of it is refused there too), and the new entry holds all of it."""
     store.put(message_id, conversation_after(request, reply))
+    if replaces is not None:
+        store.discard(replaces)

@@ -43,14 +43,16 @@ def completion(
     message_id: str,
     thread_request: dict[str, Any] | None,
     context_management: bool,
+    continues: str | None = None,
 ) -> Completion | None:
-    """The relay's completion hook for one request; None when there is nothing to do."""
+    """The relay's completion hook for one request; None when there is nothing to do.
+    `continues`: the reply a thread's `continue` named, dropped once this turn is stored."""
     if thread_request is None and not context_management:
         return None
 
     def complete(message: dict[str, Any]) -> Mapping[str, Any]:
         if thread_request is not None:
-            remember(threads, message_id, thread_request, message)
+            remember(threads, message_id, thread_request, message, replaces=continues)
         if context_management and "context_management" not in message:
             return {"context_management": {"applied_edits": []}}
         return {}

@@ -164,6 +164,7 @@ async def create_message(request: Request) -> Response | MessagesRelay | FixedAn
             message_id=message_id,
             thread_request=raw if turn else None,
             context_management=bool(req.get("context_management")),
+            continues=turn.previous_message_id if turn else None,
         ),
     )
 

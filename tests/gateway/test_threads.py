@@ -15,6 +15,8 @@ from gateway.threads import (
     conversation_after,
     expand_continue,
     lookup,
+    open_turn,
+    remember,
     thread_turn,
 )
 
@@ -170,3 +172,36 @@ def test_an_unknown_thread_is_the_404_the_sdks_replay_on() -> None:
     assert body["error"]["type"] == "not_found_error"
     assert body["error"]["details"] == {"error_code": "thread_not_found"}
     assert "previous_message_id" in body["error"]["message"]
+
+
+def test_a_stored_turn_replaces_the_one_it_continued() -> None:
+    store = MemoryThreadStore()
+    remember(store, "msg_1", CREATE, REPLY)
+    whole = expand_continue(lookup(store, ThreadTurn("continue", "msg_1")), {"messages": [RESULT]})
+    remember(
+        store, "msg_2", whole, {"content": [{"type": "text", "text": "sunny"}]}, replaces="msg_1"
+    )
+    assert store.get("msg_1") is None
+    second = store.get("msg_2")
+    assert second is not None and len(second.fields["messages"]) == 4
+    assert len(store) == 1 and store.bytes == second.size
+
+
+def test_open_turn_gives_the_whole_request_and_what_the_record_says() -> None:
+    store = MemoryThreadStore()
+    plain = {"model": "m", "messages": []}
+    assert open_turn(store, plain) == (None, plain, [])
+    turn, whole, notes = open_turn(store, {**CREATE, "diagnostics": {"previous_message_id": "x"}})
+    assert turn == ThreadTurn("create") and "thread" not in whole and "diagnostics" not in whole
+    assert notes == [
+        "diagnostics dropped (the gateway has no prompt-cache report to give)",
+        "thread create emulated: the gateway keeps the conversation",
+    ]
+    remember(store, "msg_1", whole, REPLY)
+    follow = {"thread": {"type": "continue", "previous_message_id": "msg_1"}, "messages": [RESULT]}
+    turn, whole, notes = open_turn(store, follow)
+    assert turn == ThreadTurn("continue", "msg_1")
+    assert whole["messages"][-1] == RESULT and whole["tools"] == TOOLS
+    assert notes == ["thread continue emulated: 2 stored message(s) rebuilt from msg_1"]
+    with pytest.raises(ThreadNotFound):
+        open_turn(store, {**follow, "thread": {"type": "continue", "previous_message_id": "x"}})
