@@ -158,7 +158,8 @@ async def create_message(request: Request) -> Response | MessagesRelay | FixedAn
         ping_interval=config.ping_interval,
         on_unreachable=registry.probe_soon,
         capture=config.capture_bodies,
-        # A thread turn is stored once its answer is complete, under the id the client gets.
+        # Once the answer is whole: a thread turn stored under the id the client gets, and the
+        # fields the gateway answers itself (context_management).
         on_complete=completion(
             threads=state.threads,
             message_id=message_id,
