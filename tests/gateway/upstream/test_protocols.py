@@ -420,3 +420,37 @@ def test_thinking_display_omitted_leaves_no_thinking_in_any_protocol(name: str, 
     assert [b["type"] for b in decoder.message()["content"]] == kinds
     message, _ = protocol.parse(orjson.dumps(THINKING_WHOLE[name]), reply)
     assert [b["type"] for b in message["content"]] == kinds
+
+
+def test_native_local_servers_get_the_tools_in_effect_and_no_tool_changes() -> None:
+    tools: list[dict[str, Any]] = [
+        {"name": "Read", "input_schema": {"type": "object"}},
+        {"name": "Deploy", "input_schema": {"type": "object"}, "defer_loading": True},
+        {"name": "Bash", "input_schema": {"type": "object"}},
+    ]
+    change = {
+        "role": "system",
+        "content": [
+            {"type": "tool_addition", "tool": {"type": "tool_reference", "name": "Deploy"}},
+            {"type": "tool_removal", "tool": {"type": "tool_reference", "name": "Bash"}},
+        ],
+    }
+    raw: dict[str, Any] = {
+        **REQ,
+        "tools": tools,
+        "messages": [*REQ["messages"], change, {"role": "assistant", "content": "ok"}],
+    }
+    out = outgoing(raw=raw, stream=False)
+    out.req = {**REQ, "tools": tools, "messages": raw["messages"]}  # type: ignore[typeddict-item]
+    body = AnthropicMessages().build(out, ScriptedUpstream()).body
+    assert body["tools"] == [tools[0], {"name": "Deploy", "input_schema": {"type": "object"}}]
+    assert [m["role"] for m in body["messages"]] == ["user", "assistant"]
+    assert out.changes == [
+        "1 deferred or removed tool(s) withheld from the backend",
+        "2 tool change(s) applied to the tool list, not sent",
+    ]
+    # A remote Anthropic-compatible provider gets them as sent.
+    remote = outgoing(
+        raw=raw, stream=False, info=BackendInfo(id="b", url=BACKEND, kind="anthropic", remote=True)
+    )
+    assert AnthropicMessages().build(remote, ScriptedUpstream()).body["tools"] == tools
