@@ -17,7 +17,7 @@ import asyncio
 import logging
 from collections.abc import Callable, Mapping
 from contextlib import AbstractAsyncContextManager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import orjson
@@ -36,6 +36,9 @@ from gateway.translate.sse import encode
 from gateway.translate.stream import Event, events_from_message
 from gateway.upstream.client import MAX_JSON_BODY, Upstream
 from gateway.upstream.protocol import ReplySpec, StreamDecoder, Unstreamed
+
+if TYPE_CHECKING:
+    from gateway.api.reviewer import Reviewer
 
 __all__ = ["FixedAnswer", "MessagesRelay"]
 
@@ -71,6 +74,7 @@ class MessagesRelay(Response):
         ping_interval: float,
         on_unreachable: Callable[[], None] | None = None,
         capture: bool = False,
+        review: Reviewer | None = None,
         on_complete: Callable[[dict[str, Any]], Mapping[str, Any]] | None = None,
     ) -> None:
         self.upstream = upstream
@@ -85,10 +89,13 @@ class MessagesRelay(Response):
         self.ping_interval = ping_interval
         self.on_unreachable = on_unreachable
         self.capture = capture
-        # Called with the client's whole message once the answer is complete, just before its
-        # last frame is sent (never after an error or a cut stream): it stores a thread turn and
-        # returns the fields the answer gets at its top level (api/completion.py).
+        # Auto mode's review: it holds the final message_delta until the verdicts are in.
+        self.review = review
+        # Called once with the client's whole message when the answer is complete, just before
+        # its last frame is sent (never after an error or a cut stream): it stores a thread turn
+        # and returns the fields the answer gets at its top level (api/completion.py).
         self.on_complete = on_complete
+        self._completed = False
         self.reply = ReplySpec(
             message_id,
             client_model,
@@ -199,6 +206,9 @@ class MessagesRelay(Response):
                 if done:
                     break
         final = decoder.finish()
+        if self.review is not None:
+            await self._forward(final)  # all but the final message_delta, which waits
+            final = await self.review.release()
         self.draft.stop_reason = decoder.stop_reason
         self._note(*decoder.notes())
         self._complete(final)
@@ -208,12 +218,13 @@ class MessagesRelay(Response):
 
     def _complete(self, events: list[Event]) -> None:
         """The stream's final message_delta is among `events` (both state machines send it last,
-        with message_stop, once the answer is whole): the completion hook runs, and its fields
-        go in that message_delta."""
-        if self.on_complete is None:
+        with message_stop, once the answer is whole): the completion hook runs, once, and its
+        fields go in that message_delta."""
+        if self.on_complete is None or self._completed:
             return
         for name, payload in events:
             if name == "message_delta":
+                self._completed = True
                 payload.update(self.on_complete(self.decoder.message()))
 
     def _note(self, repairs: list[str], warnings: list[str]) -> None:
@@ -221,6 +232,8 @@ class MessagesRelay(Response):
         self.draft.warnings.extend(warnings)
 
     async def _forward(self, events: list[Event]) -> None:
+        if self.review is not None:
+            events = self.review.hold(events)
         if not events:
             return
         if self.committed or self.decoder.has_content:
@@ -251,6 +264,8 @@ class MessagesRelay(Response):
     async def _relay_once(self) -> None:
         message = await self._fetch()
         message["id"] = self.message_id  # native backends use their own ids (chatcmpl-…)
+        if self.review is not None:
+            message = await self.review.on_message(message)
         self._finished(message)
         await self._respond_json(orjson.dumps(message))
 
@@ -269,6 +284,8 @@ class MessagesRelay(Response):
                     f"tool_choice not honoured: the model did not call {wanted}"
                 )
         message["id"] = self.message_id
+        if self.review is not None:
+            message = await self.review.on_message(message)
         self._finished(message)
         if not self.stream:
             await self._respond_json(orjson.dumps(message))
@@ -284,7 +301,8 @@ class MessagesRelay(Response):
         self.draft.stop_reason = message.get("stop_reason")
         if self.capture:
             self.draft.response_body = message
-        if self.on_complete is not None:
+        if self.on_complete is not None and not self._completed:
+            self._completed = True
             message.update(self.on_complete(message))
 
     async def _respond_json(self, body: bytes) -> None:

@@ -340,9 +340,14 @@ _MESSAGE_KEYS = frozenset(
 
 
 def events_from_message(message: dict[str, Any]) -> list[Event]:
-    """A complete message as the event sequence a stream of it would have produced: fields
-    beyond the message's own (context_management…) go in the final message_delta."""
-    extra = {key: value for key, value in message.items() if key not in _MESSAGE_KEYS}
+    """A complete message as the event sequence a stream of it would have produced. Auto
+    mode's verdicts ride the final message_delta's delta; other fields beyond the message's own
+    (context_management…) its top level; neither goes in the message_start."""
+    extra = {
+        key: value
+        for key, value in message.items()
+        if key not in _MESSAGE_KEYS and key != "safeguard_results"
+    }
     start = {k: v for k, v in message.items() if k in _MESSAGE_KEYS}
     start.update(content=[], stop_reason=None, stop_sequence=None)
     usage: dict[str, Any] = {
@@ -391,6 +396,11 @@ def events_from_message(message: dict[str, Any]) -> list[Event]:
                 "delta": {
                     "stop_reason": message.get("stop_reason"),
                     "stop_sequence": message.get("stop_sequence"),
+                    **(
+                        {"safeguard_results": message["safeguard_results"]}
+                        if "safeguard_results" in message
+                        else {}
+                    ),
                 },
                 "usage": usage,
                 **extra,

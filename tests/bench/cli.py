@@ -24,6 +24,7 @@ from tests.bench.desktop import measure_desktop
 from tests.bench.load import measure_soak, measure_streams64
 from tests.bench.processes import Child, Cores, bench_env, plan_cores, spawn
 from tests.bench.report import render_report
+from tests.bench.review import measure_review
 from tests.bench.tokens import measure_tokens
 from tests.bench.workloads import (
     Targets,
@@ -47,6 +48,7 @@ SECTIONS = (
     "desktop",
     "tokens",
     "fakes",
+    "review",
 )
 FLOWS = ("latency", "throughput", "stream", "fixtures", "streams64")
 TRANSPORTS = ("aiohttp", "httpx")
@@ -70,10 +72,12 @@ class Settings:
     settle: float
     # Repetitions of each count in the tokens section (the best is kept).
     token_runs: int
+    # Tool-call turns per variant in the review section (a multiple of 5).
+    review_turns: int = 50
 
 
 FULL = Settings(7, 200, 5, 3200, 30, 15, 5, 10.0, 250, 2.0, 7)
-QUICK = Settings(3, 40, 2, 320, 3, 2, 1, 1.0, 50, 0.5, 2)
+QUICK = Settings(3, 40, 2, 320, 3, 2, 1, 1.0, 50, 0.5, 2, review_turns=10)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -228,6 +232,9 @@ def run(
             figures |= {f"tokens.{k}": v for k, v in measure_tokens(settings.token_runs).items()}
         if "fakes" in sections:
             figures |= _compare_fakes(transports[0], settings, cores, env, logs)
+        if "review" in sections:
+            _progress("auto-mode review of a tool-call turn")
+            figures |= {f"review.{k}": v for k, v in measure_review(settings.review_turns).items()}
     return figures
 
 

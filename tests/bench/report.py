@@ -228,6 +228,17 @@ def render_report(figures: Figures, meta: Mapping[str, str], transports: Sequenc
             [key, *(_fmt(figures.get(f"{t}.{section}.{key}"), 3) for t in present)] for key in keys
         ]
         out += _table([section, *present], rows)
+    review = sorted(k for k in figures if k.startswith("review."))
+    if review:
+        out += [
+            "",
+            "auto-mode review of a streamed tool-call turn (medians; ratio against the same "
+            "turn without safeguards; the suite's FakeBackend and the gateway in one process, "
+            "the fake answering as the review model)",
+        ]
+        out += _table(
+            ["figure", "value"], [[k.removeprefix("review."), _fmt(figures[k], 3)] for k in review]
+        )
     fakes = sorted(k for k in figures if k.startswith("fakes."))
     if fakes:
         out += [
