@@ -30,6 +30,9 @@ from tests.gateway.api.client import (
     post,
     start_pair,
 )
+from tests.gateway.api.test_review_http import HEADERS as REVIEW_HEADERS
+from tests.gateway.api.test_review_http import PROJECT, SAFEGUARDS
+from tests.gateway.api.test_review_http import TOOLS as REVIEW_TOOLS
 from tests.gateway.translate.grammar import parse_sse
 from tests.provision import ensure_anthropic_js_sdk
 
@@ -308,3 +311,43 @@ def test_the_js_sdks_tool_runner_sees_history_and_tools_every_turn(
     assert len({c["id"] for c in calls}) == 2
     assert [r["tool_call_id"] for r in results] == [c["id"] for c in calls]
     assert [r["content"] for r in results] == ["sunny in Paris", "sunny in Rome"]
+
+
+@pytest.mark.parametrize("flavour", ["lmstudio", "llamacpp"])
+def test_a_thread_in_auto_mode_gets_verdicts_and_answered_fields_on_one_message_delta(
+    fake_backend: Start, gateway_server: Gateway, flavour: str
+) -> None:
+    options = NATIVE["llamacpp"] if flavour == "llamacpp" else {}
+    backend, server, _ = start_pair(fake_backend, gateway_server, flavour, fake=options)
+    backend.script(
+        ToolCalls(calls=[ToolCall("Read", {"file_path": f"{PROJECT}/a.md"}, id="call_1")]),
+        ToolCalls(calls=[ToolCall("Read", {"file_path": f"{PROJECT}/b.md"}, id="call_1")]),
+    )
+    turn: dict[str, Any] = {"type": "create"}
+    fields: dict[str, Any] = {
+        "tools": REVIEW_TOOLS,
+        "safeguards": SAFEGUARDS,
+        "context_management": {"edits": [{"type": "clear_thinking_20251015", "keep": "all"}]},
+    }
+    messages: list[dict[str, Any]] = [{"role": "user", "content": "read a, then b"}]
+    ids: list[str] = []
+    for _ in range(2):
+        payload = body(stream=True, thread=turn, messages=messages, **fields)
+        response = post(server, payload, headers=REVIEW_HEADERS)
+        events = parse_sse(response.content)
+        (delta,) = [data for name, data in events if name == "message_delta"]
+        (call,) = [b for b in message_of(response)["content"] if b["type"] == "tool_use"]
+        ids.append(call["id"])
+        # The verdicts, keyed by the id the client got, in the delta; the answered field beside.
+        (results,) = delta["delta"]["safeguard_results"]
+        assert list(results["status"]["tool_uses"]) == [call["id"]]
+        assert delta["context_management"] == {"applied_edits": []}
+        start = events[0][1]["message"]
+        turn = {"type": "continue", "previous_message_id": start["id"]}
+        result = {"type": "tool_result", "tool_use_id": call["id"], "content": "text"}
+        messages = [{"role": "user", "content": [result]}]
+    assert len(set(ids)) == 2
+    # The continue reached the backend whole, without the fields only the gateway answers.
+    last = backend.chat_requests[-1].body
+    assert "safeguards" not in last and "thread" not in last
+    assert ids[0] in orjson.dumps(last).decode()
