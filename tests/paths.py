@@ -1,4 +1,4 @@
-"""Where the tests find the repository and the shared Claude Code request fixtures."""
+"""Where the tests find the repository and the recorded Claude Code requests inside it."""
 
 from __future__ import annotations
 
@@ -9,12 +9,12 @@ from typing import Any
 import orjson
 import pytest
 
-__all__ = ["FIXTURES", "REPO", "SHARED", "fixture_names", "load_fixture"]
+__all__ = ["FIXTURES", "REPO", "fixture_names", "load_fixture"]
 
 REPO = Path(__file__).resolve().parents[1]
-# The fixtures are shared between checkouts, beside the repository rather than inside it.
-SHARED = REPO.parent / "shared"
-FIXTURES = SHARED / "fixtures"
+# Every request Claude Code really sent, one file each (`claude-code-VERSION-what.json`), kept in
+# the repository so a fresh clone tests itself.
+FIXTURES = REPO / "tests" / "fixtures" / "claude-code"
 
 
 def fixture_names() -> list[str]:
@@ -40,7 +40,4 @@ def _read(path: Path) -> bytes:
 
 def _require_fixtures() -> None:
     if not FIXTURES.is_dir():
-        pytest.fail(
-            f"the shared request fixtures are missing: expected {FIXTURES} "
-            "(a `shared/fixtures` folder beside the repository checkout)"
-        )
+        pytest.fail(f"the recorded Claude Code requests are missing: expected them in {FIXTURES}")

@@ -23,11 +23,11 @@ def start(desktop: Desktop, qtbot: QtBot, *, models: int = 1) -> None:
     qtbot.waitUntil(lambda: len(controller.snapshot.models) >= models, timeout=WAIT_MS)
 
 
-def ask(url: str, text: str = "hi", model: str = "claude-sonnet-4-6", **kwargs: object) -> str:
+def ask(url: str, text: str = "hi", model: str = "claude-sonnet-4-6") -> str:
     """One request through the gateway with the anthropic SDK, the way a client sends it."""
     with anthropic.Anthropic(base_url=url, api_key="unused", max_retries=0, timeout=60) as client:
         reply = client.messages.create(
-            model=model, max_tokens=64, messages=[{"role": "user", "content": text}], **kwargs
+            model=model, max_tokens=64, messages=[{"role": "user", "content": text}]
         )
     block = reply.content[0]
     assert block.type == "text"

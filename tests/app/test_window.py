@@ -11,6 +11,7 @@ from pathlib import Path
 import anthropic
 import orjson
 import pytest
+from anthropic.types import Base64ImageSourceParam
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QDialogButtonBox
@@ -258,7 +259,7 @@ def test_an_image_in_a_request_brings_the_vision_warning(
         "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQ"
         "AAAABJRU5ErkJggg=="
     )
-    image = {"type": "base64", "media_type": "image/png", "data": pixel}
+    image: Base64ImageSourceParam = {"type": "base64", "media_type": "image/png", "data": pixel}
     with anthropic.Anthropic(base_url=desktop.controller.url, api_key="x", max_retries=0) as client:
         client.messages.create(
             model="claude-sonnet-4-6",

@@ -47,7 +47,12 @@ DEFAULT_MODELS = ("fake-model",)
 
 
 _RESERVED: list[socket.socket] = []
-atexit.register(lambda: [sock.close() for sock in _RESERVED])
+
+
+@atexit.register
+def _release_reserved() -> None:
+    for sock in _RESERVED:
+        sock.close()
 
 
 def closed_port(host: str = "127.0.0.1") -> int:

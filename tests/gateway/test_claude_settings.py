@@ -30,7 +30,7 @@ from gateway.envline import NO_TOKEN, claude_env
 CONFIG = GatewayConfig(port=8123)
 GATEWAY_ENV = claude_env(CONFIG, token=None)
 
-USER_SETTINGS = {
+USER_SETTINGS: dict[str, Any] = {
     "$schema": "https://json.schemastore.org/claude-code-settings.json",
     "model": "opus",
     "permissions": {"allow": ["Bash(ls:*)"]},

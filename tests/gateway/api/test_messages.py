@@ -10,6 +10,7 @@ import anthropic
 import httpx
 import orjson
 import pytest
+from anthropic.types import Base64ImageSourceParam
 
 from gateway.events import EventBus
 from gateway.runner import GatewayServer
@@ -222,7 +223,7 @@ def test_mid_conversation_system_message_reaches_the_user_turn(
         system="Be brief.",
         messages=[
             {"role": "user", "content": "hello"},
-            {"role": "system", "content": "agents: none"},  # type: ignore[misc,list-item]
+            {"role": "system", "content": "agents: none"},
         ],
     )
     sent = fake.chat_requests[-1].body["messages"]
@@ -237,7 +238,11 @@ def test_images_reach_the_backend_as_image_url(
 ) -> None:
     fake = fake_backend("lmstudio", types={"fake-model": "vlm"})
     server = gateway_server(fake.url)
-    image = {"type": "base64", "media_type": "image/png", "data": "iVBORw0KGgo="}
+    image: Base64ImageSourceParam = {
+        "type": "base64",
+        "media_type": "image/png",
+        "data": "iVBORw0KGgo=",
+    }
     sdk(server).messages.create(
         model="claude-sonnet-4-6",
         max_tokens=10,
@@ -245,7 +250,7 @@ def test_images_reach_the_backend_as_image_url(
             {
                 "role": "user",
                 "content": [
-                    {"type": "image", "source": image},  # type: ignore[list-item,typeddict-item]
+                    {"type": "image", "source": image},
                     {"type": "text", "text": "what is this?"},
                 ],
             }
