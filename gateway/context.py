@@ -32,6 +32,7 @@ import orjson
 from gateway.errors import PromptTooLong
 from gateway.schemas.anthropic import CountTokensRequest, Message, MessagesRequest
 from gateway.tokens import count_tokens
+from gateway.translate.documents import PdfReader
 
 __all__ = ["CAP_MARGIN", "REJECT_MARGIN", "PromptCounter", "WindowFit", "fit_window"]
 
@@ -76,21 +77,23 @@ def fit_window(
 class PromptCounter:
     """`count_tokens` with the system+tools prefix and every message cached by content hash."""
 
-    def __init__(self, max_entries: int = 4096) -> None:
+    def __init__(self, max_entries: int = 4096, *, pdf: PdfReader | None = None) -> None:
         self._cache: OrderedDict[tuple[int, int], int] = OrderedDict()
         self._max = max_entries
         self._lock = threading.Lock()
+        self.pdf = pdf  # how a PDF is read (the gateway's PdfTexts), or the default
 
     def count(self, req: MessagesRequest) -> int:
         system, tools = req.get("system"), req.get("tools")
         total = self._cached(
             {"system": system, "tools": tools},
             lambda: count_tokens(
-                CountTokensRequest(model="", messages=[], system=system, tools=tools)
+                CountTokensRequest(model="", messages=[], system=system, tools=tools),
+                pdf=self.pdf,
             ),
         )
         for message in req["messages"]:
-            total += self._cached(message, partial(_count_message, message))
+            total += self._cached(message, partial(_count_message, message, self.pdf))
         return total
 
     def _cached(self, part: object, compute: Callable[[], int]) -> int:
@@ -109,5 +112,5 @@ class PromptCounter:
         return value
 
 
-def _count_message(message: Message) -> int:
-    return count_tokens(CountTokensRequest(model="", messages=[message]))
+def _count_message(message: Message, pdf: PdfReader | None) -> int:
+    return count_tokens(CountTokensRequest(model="", messages=[message]), pdf=pdf)

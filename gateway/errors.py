@@ -6,6 +6,7 @@
     ├── AuthenticationFailed          authentication_error 401
     ├── PermissionDenied              permission_error     403
     ├── NotFound                      not_found_error      404
+    │   └── ThreadNotFound            not_found_error      404  (details.error_code: replay)
     ├── MethodNotAllowed              invalid_request_error 405
     ├── RequestTooLarge               request_too_large    413
     ├── UnsupportedMediaType          invalid_request_error 415
@@ -37,6 +38,7 @@ __all__ = [
     "PromptTooLong",
     "RateLimited",
     "RequestTooLarge",
+    "ThreadNotFound",
     "UnsupportedMediaType",
     "UpstreamError",
     "UpstreamTimeout",
@@ -52,14 +54,24 @@ class GatewayError(Exception):
     status: int = 500
     error_type: str = "api_error"
     retryable: bool = True
+    # The envelope's `error.details` (an `error_code` clients act on), in both the HTTP answer
+    # and the `event: error` form; None: no details.
+    details: dict[str, str] | None = None
 
     def __init__(self, message: str, *, retry_after: float | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.retry_after = retry_after
 
+    def error(self) -> dict[str, object]:
+        """The envelope's `error` object."""
+        error: dict[str, object] = {"type": self.error_type, "message": self.message}
+        if self.details is not None:
+            error["details"] = dict(self.details)
+        return error
+
     def body(self) -> bytes:
-        return error_body(self.error_type, self.message)
+        return orjson.dumps({"type": "error", "error": self.error()})
 
     def headers(self) -> dict[str, str]:
         headers = {"x-should-retry": "true" if self.retryable else "false"}
@@ -108,6 +120,23 @@ class NotFound(GatewayError):
     status = 404
     error_type = "not_found_error"
     retryable = False
+
+
+THREAD_NOT_FOUND = (
+    "No thread state was found for the requested `previous_message_id`. Replay the full "
+    'conversation with thread: {"type": "create"} to start a new Thread.'
+)
+
+
+class ThreadNotFound(NotFound):
+    """A `continue` whose thread is unknown or expired. The SDKs' thread helpers and Claude Code
+    replay the whole conversation under a new thread on exactly this `error_code`."""
+
+    def __init__(
+        self, message: str = THREAD_NOT_FOUND, *, retry_after: float | None = None
+    ) -> None:
+        super().__init__(message, retry_after=retry_after)
+        self.details = {"error_code": "thread_not_found"}
 
 
 class MethodNotAllowed(GatewayError):

@@ -19,7 +19,7 @@ import orjson
 from gateway import bpe
 from gateway.errors import InvalidRequest
 from gateway.schemas.anthropic import CountTokensRequest, MessagesRequest
-from gateway.translate.documents import render_document, render_search_result
+from gateway.translate.documents import PdfReader, render_document, render_search_result
 
 __all__ = [
     "IMAGE_FALLBACK_TOKENS",
@@ -98,8 +98,9 @@ def _pieces(text: str) -> list[str]:
     return pieces
 
 
-def count_tokens(req: CountTokensRequest | MessagesRequest) -> int:
-    """The prompt's token count: system, messages, tools, images, plus a per-message overhead."""
+def count_tokens(req: CountTokensRequest | MessagesRequest, *, pdf: PdfReader | None = None) -> int:
+    """The prompt's token count: system, messages, tools, images, plus a per-message overhead.
+    `pdf` reads a base64 PDF (the gateway hands in its cache)."""
     total = 0
     system = req.get("system")
     if isinstance(system, str):
@@ -112,13 +113,13 @@ def count_tokens(req: CountTokensRequest | MessagesRequest) -> int:
         if isinstance(content, str):
             total += count_text(content)
         else:
-            total += sum(_count_block(block) for block in content)
+            total += sum(_count_block(block, pdf) for block in content)
     for tool in req.get("tools") or ():
         total += count_text(_compact_json(_tool_definition(tool)))
     return total
 
 
-def _count_block(block: Mapping[str, Any]) -> int:
+def _count_block(block: Mapping[str, Any], pdf: PdfReader | None = None) -> int:
     kind = block.get("type")
     if kind == "text":
         return count_text(block["text"])
@@ -130,17 +131,17 @@ def _count_block(block: Mapping[str, Any]) -> int:
         content = block.get("content")
         if isinstance(content, str):
             return count_text(content)
-        return sum(_count_block(part) for part in content or ())
+        return sum(_count_block(part, pdf) for part in content or ())
     if kind == "thinking":
         return count_text(block["thinking"])
-    return _count_other(block)
+    return _count_other(block, pdf)
 
 
-def _count_other(block: Mapping[str, Any]) -> int:
+def _count_other(block: Mapping[str, Any], pdf: PdfReader | None = None) -> int:
     """A block the gateway does not model (redacted_thinking, server tool results…): its JSON
     as text, except that a base64 payload is counted like an image of unknown size. Documents
     and search results count as the text a local model gets (translate.documents)."""
-    readable = _readable(block)
+    readable = _readable(block, pdf)
     if readable is not None:
         return readable
     fields = {k: v for k, v in block.items() if k != "cache_control"}
@@ -152,14 +153,14 @@ def _count_other(block: Mapping[str, Any]) -> int:
     return count_text(_compact_json(fields)) + extra
 
 
-def _readable(block: Mapping[str, Any]) -> int | None:
+def _readable(block: Mapping[str, Any], pdf: PdfReader | None = None) -> int | None:
     kind = block.get("type")
     try:
         if kind == "search_result":
             text = render_search_result(block, 0)
             return None if text is None else count_text(text)
         if kind == "document":
-            rendered = render_document(block, 0, vision=True)
+            rendered = render_document(block, 0, vision=True, pdf=pdf)
             if rendered is None:
                 return None
             images = sum(image_tokens(image["source"]) for image in rendered.images)

@@ -8,6 +8,7 @@ test with the exact command that installs it.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shlex
 import shutil
@@ -20,10 +21,13 @@ import pytest
 from platformdirs import user_cache_path
 
 __all__ = [
+    "ANTHROPIC_JS_SDK_VERSION",
     "CLAUDE_CODE_VERSION",
     "CLAUDE_CODE_VERSIONS",
     "DEBIAN_PACKAGES",
+    "anthropic_js_sdk_dir",
     "claude_code_prefix",
+    "ensure_anthropic_js_sdk",
     "ensure_claude_code",
     "ensure_debian_packages",
     "file_lock",
@@ -38,6 +42,11 @@ __all__ = [
 CLAUDE_CODE_VERSION = "2.1.332"
 CLAUDE_CODE_VERSIONS = (CLAUDE_CODE_VERSION, "2.1.197")
 CLAUDE_CODE_PACKAGE = "@anthropic-ai/claude-code"
+
+# The JS SDK whose message-thread helper and tool runner the thread tests drive: pinned, the
+# first release checked to ship lib/threads/BetaMessageThread (1.17.0 is `latest` today).
+ANTHROPIC_JS_SDK_VERSION = "1.17.0"
+ANTHROPIC_JS_SDK_PACKAGE = "@anthropic-ai/sdk"
 
 # Xvfb, a window manager and a tray host for the GUI tests, a Secret Service for the keyring
 # tests, and the xcb libraries Qt's platform plugin loads at run time.
@@ -214,6 +223,63 @@ def ensure_claude_code(version: str = CLAUDE_CODE_VERSION) -> Path:
         if found != version:
             pytest.fail(f"{binary} reports version {found!r}, expected {version}")
         return binary
+
+
+# --- the Anthropic JS SDK ----------------------------------------------------------------------
+
+
+def anthropic_js_sdk_dir(version: str = ANTHROPIC_JS_SDK_VERSION) -> Path:
+    """The SDK's package folder under its cache prefix (it may not be installed yet)."""
+    prefix = tools_cache_dir() / f"anthropic-sdk-js-{version}"
+    return prefix / "node_modules" / "@anthropic-ai" / "sdk"
+
+
+def ensure_anthropic_js_sdk(version: str = ANTHROPIC_JS_SDK_VERSION) -> Path:
+    """The package folder of exactly `version` of the JS SDK, installing it into the cache once;
+    `node` must be on PATH to run it."""
+    if shutil.which("node") is None:
+        pytest.fail(
+            "node is needed to drive the Anthropic JS SDK; install node/npm "
+            "(Debian: sudo apt-get install -y nodejs npm)"
+        )
+    package = anthropic_js_sdk_dir(version)
+    if _package_version(package) == version:
+        return package
+    with file_lock(tools_cache_dir() / "anthropic-sdk-js.lock"):
+        if _package_version(package) == version:
+            return package
+        prefix = package.parents[2]
+        command = [
+            "npm",
+            "install",
+            "--no-audit",
+            "--no-fund",
+            "--prefix",
+            str(prefix),
+            f"{ANTHROPIC_JS_SDK_PACKAGE}@{version}",
+        ]
+        npm = shutil.which("npm")
+        if npm is None:
+            pytest.fail(
+                "npm is needed to install the Anthropic JS SDK for the thread tests; install "
+                f"node/npm (Debian: sudo apt-get install -y nodejs npm), then run:\n"
+                f"  {shlex.join(command)}"
+            )
+        prefix.mkdir(parents=True, exist_ok=True)
+        _run_or_fail([npm, *command[1:]], env=dict(os.environ), timeout=_NPM_TIMEOUT)
+        found = _package_version(package)
+        if found != version:
+            pytest.fail(f"`{shlex.join(command)}` finished but {package} has version {found!r}")
+        return package
+
+
+def _package_version(package: Path) -> str | None:
+    try:
+        data = json.loads((package / "package.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    version = data.get("version") if isinstance(data, dict) else None
+    return version if isinstance(version, str) else None
 
 
 def _claude_version(binary: Path) -> str | None:

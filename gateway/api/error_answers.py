@@ -7,7 +7,7 @@ from starlette.responses import Response
 from starlette.types import Send
 
 from gateway.errors import GatewayError
-from gateway.translate.sse import encode_error
+from gateway.translate.sse import encode
 
 __all__ = ["error_response", "send_error"]
 
@@ -30,7 +30,7 @@ async def send_error(
     the status can no longer change: the error goes as the stream's last event, same type and
     wording."""
     if committed:
-        frame = encode_error(exc.error_type, exc.message)
+        frame = encode([("error", {"type": "error", "error": exc.error()})])
         await send({"type": "http.response.body", "body": frame, "more_body": False})
         return
     headers = _headers(exc, request_id)

@@ -11,6 +11,7 @@ import orjson
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from gateway.api.completion import completion, context_management_notes
 from gateway.api.error_answers import error_response
 from gateway.api.guard import read_body
 from gateway.api.plan import counts_prompt, make_plan, swap_warning
@@ -24,8 +25,10 @@ from gateway.schemas.anthropic import (
     CountTokensRequest,
     MessagesRequest,
     parse_count_tokens_request,
+    parse_messages_object,
     parse_messages_request_raw,
 )
+from gateway.threads import open_turn
 from gateway.tokens import count_tokens
 from gateway.tokens import is_loaded as tokens_loaded
 from gateway.translate.conversation import BILLING_PREFIX
@@ -66,6 +69,11 @@ async def create_message(request: Request) -> Response | MessagesRelay | FixedAn
     try:
         body = await read_body(request.receive, config.max_body_bytes)
         req, raw = parse_messages_request_raw(body)
+        # A thread's continue becomes the whole conversation before anything reads it.
+        turn, whole, notes = open_turn(state.threads, raw)
+        if whole is not raw:
+            req, raw = parse_messages_object(whole), whole
+        draft.changes.extend(notes)
         stream = bool(req.get("stream"))
         draft.client_model = req["model"]
         draft.stream = stream
@@ -107,6 +115,7 @@ async def create_message(request: Request) -> Response | MessagesRelay | FixedAn
             protocols=state.protocols,
             stream=stream,
             client_headers=client_headers,
+            pdf=state.pdf_texts,
         )
         # Counting is pure Python (~0.1 ms per KB not seen before) and the first count loads the
         # BPE tables (~0.3 s): a large body, or the first, is planned off the event loop.
@@ -128,6 +137,11 @@ async def create_message(request: Request) -> Response | MessagesRelay | FixedAn
         draft.extra["protocol"] = plan.protocol.name
         draft.changes.extend(plan.changes)
         draft.warnings.extend(plan.warnings)
+        if req.get("context_management"):
+            changes, warnings = context_management_notes(req["context_management"])
+            draft.changes.extend(changes)
+            draft.warnings.extend(warnings)
+        message_id = new_id("msg_")
     except GatewayError as exc:
         draft.status, draft.error = exc.status, exc.message
         draft.publish(state.bus)
@@ -141,7 +155,7 @@ async def create_message(request: Request) -> Response | MessagesRelay | FixedAn
         plan=plan,
         queue=state.queue_for(route.backend_id, info),
         stream=stream,
-        message_id=new_id("msg_"),
+        message_id=message_id,
         client_model=req["model"],
         draft=draft,
         bus=state.bus,
@@ -150,6 +164,15 @@ async def create_message(request: Request) -> Response | MessagesRelay | FixedAn
         on_unreachable=registry.probe_soon,
         capture=config.capture_bodies,
         review=review,
+        # Once the answer is whole: a thread turn stored under the id the client gets, and the
+        # fields the gateway answers itself (context_management).
+        on_complete=completion(
+            threads=state.threads,
+            message_id=message_id,
+            thread_request=raw if turn else None,
+            context_management=bool(req.get("context_management")),
+            continues=turn.previous_message_id if turn else None,
+        ),
     )
 
 
@@ -164,7 +187,7 @@ async def count_message_tokens(request: Request) -> Response:
         draft.client_model = req["model"]
         count = await _backend_count(state, req, draft) if state.registry else None
         if count is None:
-            count = await asyncio.to_thread(count_tokens, req)
+            count = await asyncio.to_thread(partial(count_tokens, req, pdf=state.pdf_texts))
             draft.extra["counter"] = "bpe"
     except GatewayError as exc:
         draft.status, draft.error = exc.status, exc.message

@@ -16,6 +16,8 @@ from gateway.queueing import MAIN, SIDE
 from gateway.repair.tool_choice import ToolRequirement, required_tool, with_instruction
 from gateway.routing import Route
 from gateway.schemas.anthropic import MessagesRequest
+from gateway.translate.documents import PdfReader
+from gateway.translate.request import backend_tool_names, shows_thinking
 from gateway.upstream.client import Upstream
 from gateway.upstream.protocol import Outgoing, UpstreamProtocol, UpstreamRequest
 
@@ -34,6 +36,7 @@ class Plan:
     priority: int = MAIN
     request_class: str = "main"
     prompt_tokens: int | None = None
+    show_thinking: bool = True  # False for `thinking.display: "omitted"`
     changes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
@@ -50,6 +53,7 @@ def make_plan(
     protocols: ProtocolChoice,
     stream: bool,
     client_headers: dict[str, str],
+    pdf: PdfReader | None = None,
 ) -> Plan:
     changes: list[str] = []
     warnings: list[str] = []
@@ -79,9 +83,12 @@ def make_plan(
     stream_upstream = stream and can_stream and requirement is None
     if stream and not stream_upstream and not can_stream:
         changes.append("asked the backend without streaming (it cannot stream)")
-    tool_names = tuple(
-        t["name"] for t in req.get("tools") or () if "input_schema" in t or not t.get("type")
-    )
+    # The tools the model may call now (tool additions and removals applied, client tools
+    # included): the names a call written as text may use.
+    tool_names = backend_tool_names(req)
+    show_thinking = shows_thinking(req)
+    if not show_thinking:
+        changes.append('thinking.display "omitted": no thinking text is sent back')
     out = Outgoing(
         req=req,
         raw=raw,
@@ -97,6 +104,7 @@ def make_plan(
         retries=info.retries if info else 0,
         changes=changes,
         warnings=warnings,
+        pdf=pdf,
     )
     return Plan(
         protocol=protocol,
@@ -107,6 +115,7 @@ def make_plan(
         priority=SIDE if request_class != "main" else MAIN,
         request_class=request_class,
         prompt_tokens=fit.prompt_tokens if fit is not None else None,
+        show_thinking=show_thinking,
         changes=changes,
         warnings=warnings,
     )

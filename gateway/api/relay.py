@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING, Any
 
@@ -75,6 +75,7 @@ class MessagesRelay(Response):
         on_unreachable: Callable[[], None] | None = None,
         capture: bool = False,
         review: Reviewer | None = None,
+        on_complete: Callable[[dict[str, Any]], Mapping[str, Any]] | None = None,
     ) -> None:
         self.upstream = upstream
         self.plan = plan
@@ -90,8 +91,18 @@ class MessagesRelay(Response):
         self.capture = capture
         # Auto mode's review: it holds the final message_delta until the verdicts are in.
         self.review = review
+        # Called once with the client's whole message when the answer is complete, just before
+        # its last frame is sent (never after an error or a cut stream): it stores a thread turn
+        # and returns the fields the answer gets at its top level (api/completion.py).
+        self.on_complete = on_complete
+        self._completed = False
         self.reply = ReplySpec(
-            message_id, client_model, plan.prompt_tokens or 0, plan.tool_names, upstream.base_url
+            message_id,
+            client_model,
+            plan.prompt_tokens or 0,
+            plan.tool_names,
+            upstream.base_url,
+            show_thinking=plan.show_thinking,
         )
         # An answer fetched whole needs no decoder: only its opening, when committed early.
         self.decoder: StreamDecoder = (
@@ -187,6 +198,8 @@ class MessagesRelay(Response):
             async for data in response.aiter_bytes():
                 self.last_byte = loop.time()
                 events, done, failure = decoder.feed(data)
+                if failure is None:
+                    self._complete(events)
                 await self._forward(events)
                 if failure is not None:
                     raise failure
@@ -198,9 +211,21 @@ class MessagesRelay(Response):
             final = await self.review.release()
         self.draft.stop_reason = decoder.stop_reason
         self._note(*decoder.notes())
+        self._complete(final)
         await self._emit(final, last=True)
         if self.capture:
             self.draft.response_body = decoder.message()
+
+    def _complete(self, events: list[Event]) -> None:
+        """The stream's final message_delta is among `events` (both state machines send it last,
+        with message_stop, once the answer is whole): the completion hook runs, once, and its
+        fields go in that message_delta."""
+        if self.on_complete is None or self._completed:
+            return
+        for name, payload in events:
+            if name == "message_delta":
+                self._completed = True
+                payload.update(self.on_complete(self.decoder.message()))
 
     def _note(self, repairs: list[str], warnings: list[str]) -> None:
         self.draft.changes.extend(repairs)
@@ -276,6 +301,9 @@ class MessagesRelay(Response):
         self.draft.stop_reason = message.get("stop_reason")
         if self.capture:
             self.draft.response_body = message
+        if self.on_complete is not None and not self._completed:
+            self._completed = True
+            message.update(self.on_complete(message))
 
     async def _respond_json(self, body: bytes) -> None:
         assert self._send is not None

@@ -11,7 +11,9 @@ from gateway.backends.registry import Registry
 from gateway.config import GatewayConfig
 from gateway.context import PromptCounter
 from gateway.events import EventBus
+from gateway.pdf_texts import PdfTexts
 from gateway.queueing import BackendQueue
+from gateway.threads import MemoryThreadStore, ThreadStore
 
 __all__ = ["GatewayState"]
 
@@ -24,11 +26,19 @@ class GatewayState:
     # The backends, their clients and the catalogue; set by the lifespan.
     registry: Registry | None = None
     started_at: float = 0.0
+    # The text of the PDFs read so far, for the counter and the translation alike.
+    pdf_texts: PdfTexts = field(default_factory=PdfTexts)
     counter: PromptCounter = field(default_factory=PromptCounter)
     queues: dict[str, BackendQueue] = field(default_factory=dict)
     # The protocol objects and the rule that picks one per request; what they remember of the
     # backends lives in them.
     protocols: ProtocolChoice = field(default_factory=ProtocolChoice)
+    # Message threads the gateway emulates (in this process; a shared store fits the Protocol).
+    threads: ThreadStore = field(default_factory=MemoryThreadStore)
+
+    def __post_init__(self) -> None:
+        if self.counter.pdf is None:
+            self.counter.pdf = self.pdf_texts
 
     def queue_for(self, backend_id: str, info: BackendInfo | None) -> BackendQueue | None:
         """The backend's queue, sized from its slots: what the config says, else what the server

@@ -64,19 +64,31 @@ def stop_reason_of(value: Any, repairs: list[str]) -> str | None:
 
 
 def repair_message(
-    message: dict[str, Any], *, client_model: str, tool_names: Collection[str] = ()
+    message: dict[str, Any],
+    *,
+    client_model: str,
+    tool_names: Collection[str] = (),
+    message_id: str | None = None,
+    show_thinking: bool = True,
 ) -> tuple[dict[str, Any], list[str]]:
-    """The message as Claude Code needs it, and what was repaired. The input is not changed."""
+    """The message as Claude Code needs it, and what was repaired. The input is not changed.
+    With `message_id` (the gateway's), the message and its tool calls get ids made from it;
+    without `show_thinking` (`thinking.display: "omitted"`), it has no thinking blocks."""
     repairs: list[str] = []
-    message_id = message.get("id")
-    if not isinstance(message_id, str) or not message_id:
-        message_id = "msg_lmgate"
-        repairs.append("message id missing; one was given")
+    if message_id is None:
+        backend_id = message.get("id")
+        if isinstance(backend_id, str) and backend_id:
+            message_id = backend_id
+        else:
+            message_id = "msg_lmgate"
+            repairs.append("message id missing; one was given")
     content: list[dict[str, Any]] = []
     raw = message.get("content")
     if isinstance(raw, str):
         raw = [{"type": "text", "text": raw}]
     for block in raw if isinstance(raw, list) else ():
+        if not show_thinking and isinstance(block, dict) and block.get("type") == "thinking":
+            continue
         _block(block, content, message_id, tool_names, repairs)
     had_tool_use = any(block["type"] == "tool_use" for block in content)
     stop_reason = stop_reason_of(message.get("stop_reason"), repairs)
@@ -130,10 +142,8 @@ def _block(
         if not isinstance(name, str) or not name:
             _note(repairs, "tool_use block without a name dropped")
             return
-        call_id = block.get("id")
-        if not isinstance(call_id, str) or not call_id:
-            call_id = tool_use_id(message_id, len(content))
-            _note(repairs, "tool_use block without an id given one")
+        # The gateway's id, never the backend's (some reuse one id on every turn).
+        call_id = tool_use_id(message_id, len(content))
         tool_input = block.get("input")
         if isinstance(tool_input, str):
             tool_input, _ = parse_arguments(tool_input)

@@ -46,8 +46,12 @@ class AnthropicStreamRepairer:
         client_model: str,
         message_id: str | None = None,
         tool_names: Collection[str] = (),
+        show_thinking: bool = True,
     ) -> None:
         self._client_model = client_model
+        # False for `thinking.display: "omitted"`: no thinking block reaches the client (an
+        # empty one would only be echoed back).
+        self._show_thinking = show_thinking
         self._message_id = message_id
         self._tool_names = tool_names
         self._started = False
@@ -260,7 +264,7 @@ class AnthropicStreamRepairer:
             self._note(f"an unknown delta {kind!r} dropped")
 
     def _content(self, source: Source, kind: str, text: str, out: list[Event]) -> None:
-        if not text:
+        if not text or (kind == "thinking" and not self._show_thinking):
             return
         # Late text (its block already closed) is not looked at: nothing would flush it.
         if kind == "text" and self._tool_names and not source.closed:
@@ -304,11 +308,8 @@ class AnthropicStreamRepairer:
             tool_input, problem = parse_arguments(raw)
             if problem is not None:
                 self._note(f"tool call {name}: input was not clean JSON ({problem})")
-        call_id = block.get("id")
-        if not isinstance(call_id, str) or not call_id:
-            call_id = tool_use_id(self._id(), len(self._client))
-            self._note("a tool_use block without an id given one")
-        self._tool(call_id, name, tool_input, out)
+        # The gateway's id, never the backend's (some reuse one id on every turn).
+        self._tool(tool_use_id(self._id(), len(self._client)), name, tool_input, out)
 
     def _text_call(self, call: CallPiece, out: list[Event]) -> None:
         block = text_call(call, tool_use_id(self._id(), len(self._client)), self.repairs)

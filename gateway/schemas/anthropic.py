@@ -39,6 +39,7 @@ __all__ = [
     "ToolResultBlock",
     "ToolUseBlock",
     "parse_count_tokens_request",
+    "parse_messages_object",
     "parse_messages_request",
     "parse_messages_request_raw",
 ]
@@ -243,6 +244,12 @@ def parse_messages_request_raw(body: bytes) -> tuple[MessagesRequest, dict[str, 
     which forwards the client's fields as they are)."""
     raw = _load_object(body)
     return _named_tools(_validate_object(_messages_adapter, raw)), raw
+
+
+def parse_messages_object(raw: dict[str, Any]) -> MessagesRequest:
+    """Validate a request the gateway assembled itself (a thread's continue, rebuilt whole)."""
+    _check_depth(raw)
+    return _named_tools(_validate_object(_messages_adapter, raw))
 
 
 def parse_count_tokens_request(body: bytes) -> CountTokensRequest:

@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 
 from gateway.schemas.anthropic import Message, MessagesRequest
-from gateway.translate.documents import render_document, render_search_result
+from gateway.translate.documents import PdfReader, render_document, render_search_result
 from gateway.translate.toolset import TOOL_CHANGES
 
 __all__ = [
@@ -44,6 +44,7 @@ class _Log:
         "documents",
         "images",
         "merged",
+        "pdf",
         "missing",
         "orphans",
         "replaced",
@@ -54,7 +55,8 @@ class _Log:
         "unreadable",
     )
 
-    def __init__(self) -> None:
+    def __init__(self, pdf: PdfReader | None = None) -> None:
+        self.pdf = pdf  # how a PDF is read (a cache in front of the reader), or the default
         self.billing = False
         self.system = 0
         self.merged = 0
@@ -107,11 +109,16 @@ class _Log:
 
 
 def convert_conversation(
-    req: MessagesRequest, *, vision: bool, reasoning_roundtrip: bool = False
+    req: MessagesRequest,
+    *,
+    vision: bool,
+    reasoning_roundtrip: bool = False,
+    pdf: PdfReader | None = None,
 ) -> tuple[list[dict[str, Any]], list[str], list[str]]:
     """Return (OpenAI messages, changes, warnings). `reasoning_roundtrip`: thinking goes back as
-    `reasoning_content` on assistant turns that call tools (DeepSeek answers 400 without it)."""
-    log = _Log()
+    `reasoning_content` on assistant turns that call tools (DeepSeek answers 400 without it).
+    `pdf` reads a base64 PDF (translate.documents)."""
+    log = _Log(pdf)
     out: list[dict[str, Any]] = []
     system = _system_text(req.get("system"), log)
     if system:
@@ -331,7 +338,7 @@ def _readable(block: dict[str, Any], log: _Log, vision: bool) -> tuple[str, list
             return _placeholder("search_result", log), []
         log.searches += 1
         return text, []
-    rendered = render_document(block, log.documents, vision=vision)
+    rendered = render_document(block, log.documents, vision=vision, pdf=log.pdf)
     if rendered is None:
         return _placeholder("document", log), []
     log.documents += 1

@@ -5,7 +5,7 @@ from __future__ import annotations
 import binascii
 import re
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from html import escape
 from typing import Any
@@ -15,8 +15,10 @@ from gateway.errors import InvalidRequest
 __all__ = [
     "MAX_PDF_PAGES",
     "NO_PDF_TEXT",
+    "PdfReader",
     "Rendered",
     "pdf_pages",
+    "pdf_text",
     "render_document",
     "render_search_result",
 ]
@@ -46,10 +48,23 @@ class Rendered:
     unreadable_pdf: bool = False
 
 
-def render_document(block: Mapping[str, Any], index: int, *, vision: bool) -> Rendered | None:
+# How a base64 PDF becomes the text of its pages: `pdf_text`, or a cache in front of it (the
+# gateway's PdfTexts), handed in by the caller.
+PdfReader = Callable[[str], list[str]]
+
+
+def pdf_text(data: str) -> list[str]:
+    """The text of each page of a base64 PDF."""
+    return pdf_pages(_decode(data))
+
+
+def render_document(
+    block: Mapping[str, Any], index: int, *, vision: bool, pdf: PdfReader | None = None
+) -> Rendered | None:
     """`<document index=… title=…>` with the source's text inside; None when the block has no
     source the API would accept either (the caller puts a placeholder). `url` and `file` sources
-    and PDFs that cannot be opened are a 400: the gateway fetches nothing and keeps no files."""
+    and PDFs that cannot be opened are a 400: the gateway fetches nothing and keeps no files.
+    `pdf` reads a base64 PDF (default: `pdf_text`)."""
     source = block.get("source")
     if not isinstance(source, Mapping):
         return None
@@ -68,7 +83,7 @@ def render_document(block: Mapping[str, Any], index: int, *, vision: bool) -> Re
         data = source.get("data")
         if not isinstance(data, str) or source.get("media_type") != "application/pdf":
             return None
-        pages = pdf_pages(_decode(data))
+        pages = (pdf if pdf is not None else pdf_text)(data)
         unreadable = not any(page.strip() for page in pages)
         body = NO_PDF_TEXT if unreadable else _with_page_markers(pages)
     elif kind == "url":

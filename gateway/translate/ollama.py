@@ -56,9 +56,12 @@ def openai_to_ollama_chat(body: dict[str, Any], *, num_ctx: int) -> dict[str, An
     if body.get("tools"):
         out["tools"] = body["tools"]
     kwargs = body.get("chat_template_kwargs") or {}
-    if "enable_thinking" in kwargs or body.get("reasoning_effort"):
-        effort = body.get("reasoning_effort")
-        out["think"] = effort if effort else bool(kwargs.get("enable_thinking"))
+    if "enable_thinking" in kwargs:
+        # A local model: on or off. /api/chat's effort strings ("low"…"high") are for the
+        # models that define levels (gpt-oss), and a boolean is what every thinking model takes.
+        out["think"] = bool(kwargs["enable_thinking"])
+    elif body.get("reasoning_effort"):
+        out["think"] = body["reasoning_effort"]
     fmt = body.get("response_format")
     if isinstance(fmt, dict) and fmt.get("type") == "json_schema":
         out["format"] = fmt.get("json_schema", {}).get("schema", "json")

@@ -9,6 +9,7 @@ from gateway.errors import InvalidRequest
 from gateway.schemas.anthropic import MCP_TOOLSET, MessagesRequest, Tool
 from gateway.translate.client_tools import client_tool_function
 from gateway.translate.conversation import convert_conversation
+from gateway.translate.documents import PdfReader
 from gateway.translate.toolset import effective_tools
 
 __all__ = [
@@ -18,6 +19,7 @@ __all__ = [
     "backend_tool_names",
     "clean_schema",
     "is_web_search_request",
+    "refuse_mcp_connector",
     "shows_thinking",
 ]
 
@@ -27,7 +29,10 @@ class BackendTraits:
     """Per-backend knobs (the backends work later fills a table of these)."""
 
     vision: bool = True  # images allowed; else text note + warning
-    reasoning_effort: bool = False  # send `reasoning_effort` (low|medium|high) when thinking is on
+    # Send `reasoning_effort` (low|medium|high) when thinking is on: remote reasoning models, and
+    # Ollama's OpenAI endpoint (documented: "reasoning_effort", model-defined names and aliases).
+    # LM Studio, llama.cpp, vLLM and SGLang document no such field for chat completions.
+    reasoning_effort: bool = False
     # chat_template_kwargs={"enable_thinking": bool}: llama.cpp, vLLM, SGLang, LM Studio honour it
     thinking_switch: bool = True
     stream_usage: bool = True  # send stream_options={"include_usage": true} when streaming
@@ -49,20 +54,31 @@ _EFFORTS = {"low": "low", "medium": "medium", "high": "high", "xhigh": "high", "
 
 
 def anthropic_to_openai(
-    req: MessagesRequest, model: str, *, stream: bool, traits: BackendTraits = _DEFAULT_TRAITS
+    req: MessagesRequest,
+    model: str,
+    *,
+    stream: bool,
+    traits: BackendTraits = _DEFAULT_TRAITS,
+    pdf: PdfReader | None = None,
 ) -> Translation:
     """Translate; pieces of `req` (tool schemas, text) are shared with the body, not copied.
-    The MCP connector is refused (400): only Anthropic's own API can run it."""
-    _refuse_mcp_connector(req)
+    The MCP connector is refused (400): only Anthropic's own API can run it. `pdf` reads a
+    base64 PDF (the gateway hands in its cache)."""
+    refuse_mcp_connector(req)
     messages, changes, warnings = convert_conversation(
-        req, vision=traits.vision, reasoning_roundtrip=traits.reasoning_roundtrip
+        req, vision=traits.vision, reasoning_roundtrip=traits.reasoning_roundtrip, pdf=pdf
     )
     body: dict[str, Any] = {"model": model, "messages": messages}
     tools, tool_warnings = effective_tools(req)
     warnings.extend(tool_warnings)
-    withheld = len(req.get("tools") or ()) - len(tools)
+    declared = [tool for tool in req.get("tools") or () if "name" in tool]
+    given = {id(tool) for tool in tools}
+    withheld = sum(1 for tool in declared if id(tool) not in given)
     if withheld:
         changes.append(f"{withheld} deferred or removed tool(s) withheld from the backend")
+    added = len(tools) - (len(req.get("tools") or ()) - withheld)
+    if added:
+        changes.append(f"{added} tool(s) added mid-conversation by definition sent to the backend")
     _tools(req, tools, body, changes, warnings, clean=traits.clean_json_schema)
     body[traits.max_tokens_field] = req["max_tokens"]
     for key in ("temperature", "top_p", "top_k"):
@@ -78,9 +94,16 @@ def anthropic_to_openai(
     fmt = output.get("format")
     if not fmt and req.get("output_format"):
         fmt = req.get("output_format")  # the older top-level spelling of the same thing
-        changes.append("output_format sent as response_format")
-    _response_format(fmt, body, traits, warnings)
-    _reasoning(req, output.get("effort"), body, traits)
+        if _response_format(fmt, body, traits, warnings):
+            changes.append("output_format sent as response_format")
+    else:
+        if fmt and req.get("output_format"):
+            changes.append("output_format dropped: output_config.format says the same")
+        if _response_format(fmt, body, traits, warnings):
+            changes.append("output_config.format sent as response_format")
+    if output.get("task_budget"):
+        changes.append("output_config.task_budget dropped (the backend has no task budget)")
+    _reasoning(req, output.get("effort"), body, traits, changes)
     body["stream"] = stream
     if stream and traits.stream_usage:
         body["stream_options"] = {"include_usage": True}
@@ -104,7 +127,9 @@ def shows_thinking(req: MessagesRequest) -> bool:
     return not (thinking and thinking.get("display") == "omitted")
 
 
-def _refuse_mcp_connector(req: MessagesRequest) -> None:
+def refuse_mcp_connector(req: MessagesRequest) -> None:
+    """The MCP connector (`mcp_servers`, an `mcp_toolset` tool) as a clear 400: only Anthropic's
+    own API runs it."""
     toolsets = [t for t in req.get("tools") or () if t.get("type") == MCP_TOOLSET]
     if req.get("mcp_servers") or toolsets:
         what = "`mcp_servers`" if req.get("mcp_servers") else "an `mcp_toolset` tool"
@@ -194,9 +219,10 @@ def _tools(
 
 def _response_format(
     fmt: dict[str, Any] | None, body: dict[str, Any], traits: BackendTraits, warnings: list[str]
-) -> None:
+) -> bool:
+    """Map an output format to `response_format`; whether it was."""
     if not fmt:
-        return
+        return False
     schema = fmt.get("schema")
     if fmt.get("type") != "json_schema" or not isinstance(schema, dict):
         warnings.append(f"output format {fmt.get('type')!r} is not supported; dropped")
@@ -207,15 +233,33 @@ def _response_format(
             "type": "json_schema",
             "json_schema": {"name": "response", "schema": schema, "strict": True},
         }
+        return True
+    return False
 
 
 def _reasoning(
-    req: MessagesRequest, effort: str | None, body: dict[str, Any], traits: BackendTraits
+    req: MessagesRequest,
+    effort: str | None,
+    body: dict[str, Any],
+    traits: BackendTraits,
+    changes: list[str],
 ) -> None:
     thinking = req.get("thinking")
     on = bool(thinking) and thinking is not None and thinking["type"] in ("enabled", "adaptive")
     if traits.thinking_switch:
         body["chat_template_kwargs"] = {"enable_thinking": on}
+    if effort:
+        # Said once, whichever way it goes: the effort is the client's, the backend's knob is not.
+        if not traits.reasoning_effort:
+            changes.append(f"output_config.effort {effort} dropped (no known effort setting here)")
+        elif not on:
+            changes.append(f"output_config.effort {effort} dropped (thinking is off)")
+        elif effort in _EFFORTS:
+            changes.append(
+                f"output_config.effort {effort} sent as reasoning_effort {_EFFORTS[effort]}"
+            )
+        else:
+            changes.append(f"output_config.effort {effort!r} is not known; dropped")
     if on and traits.reasoning_effort:
         level = _EFFORTS.get(effort or "")
         if level is None:

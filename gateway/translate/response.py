@@ -55,7 +55,9 @@ def map_usage(usage: dict[str, Any] | None) -> dict[str, int]:
 
 
 def tool_use_id(message_id: str, index: int) -> str:
-    """An id for a tool call the backend left unnamed, unique within the message."""
+    """The id the client sees for the tool call at content `index` of the gateway's message
+    `message_id`: Anthropic-shaped and unique across turns, whatever id the backend gave it (the
+    backend then sees these ids in the history, each paired with its result)."""
     return f"toolu_{message_id.removeprefix('msg_')}_{index}"
 
 
@@ -132,7 +134,8 @@ def openai_to_anthropic_with_notes(
         content.append(
             {
                 "type": "tool_use",
-                "id": call.get("id") or tool_use_id(message_id, len(content)),
+                # Never the backend's own id: several local servers reuse `call_1` every turn.
+                "id": tool_use_id(message_id, len(content)),
                 "name": function.get("name") or "",
                 "input": tool_input,
             }

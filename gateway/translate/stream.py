@@ -271,9 +271,10 @@ class StreamTranslator:
                 return  # Anthropic's content_block_start needs the name: wait for it.
             self._had_tool_use = True
             index = len(self._blocks)
+            # Never the backend's own id: several local servers send `call_1` on every turn.
             block = {
                 "type": "tool_use",
-                "id": tool.id or tool_use_id(self._message_id, index),
+                "id": tool_use_id(self._message_id, index),
                 "name": tool.name,
                 "input": {},
             }
@@ -333,10 +334,21 @@ class StreamTranslator:
                     )
 
 
+_MESSAGE_KEYS = frozenset(
+    {"id", "type", "role", "model", "content", "stop_reason", "stop_sequence", "usage"}
+)
+
+
 def events_from_message(message: dict[str, Any]) -> list[Event]:
-    """A complete message as the event sequence a stream of it would have produced."""
-    # Auto mode's verdicts ride the final message_delta, never the message_start.
-    start = {k: v for k, v in message.items() if k != "safeguard_results"}
+    """A complete message as the event sequence a stream of it would have produced. Auto
+    mode's verdicts ride the final message_delta's delta; other fields beyond the message's own
+    (context_management…) its top level; neither goes in the message_start."""
+    extra = {
+        key: value
+        for key, value in message.items()
+        if key not in _MESSAGE_KEYS and key != "safeguard_results"
+    }
+    start = {k: v for k, v in message.items() if k in _MESSAGE_KEYS}
     start.update(content=[], stop_reason=None, stop_sequence=None)
     usage: dict[str, Any] = {
         "input_tokens": 0,
@@ -391,6 +403,7 @@ def events_from_message(message: dict[str, Any]) -> list[Event]:
                     ),
                 },
                 "usage": usage,
+                **extra,
             },
         )
     )

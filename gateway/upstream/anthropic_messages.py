@@ -8,8 +8,10 @@ from typing import Any
 from gateway.repair.message import repair_message
 from gateway.repair.stream import AnthropicStreamRepairer
 from gateway.translate.conversation import BILLING_PREFIX
+from gateway.translate.request import refuse_mcp_connector
 from gateway.translate.sse import AnthropicSSEDecoder
 from gateway.translate.stream import Event
+from gateway.translate.toolset import TOOL_CHANGES, effective_tools
 from gateway.upstream.client import Upstream
 from gateway.upstream.protocol import (
     Fed,
@@ -34,6 +36,10 @@ class AnthropicMessages(UpstreamProtocol):
     name = "anthropic"
 
     def build(self, out: Outgoing, upstream: Upstream) -> UpstreamRequest:
+        if not (out.info and out.info.remote):
+            # A local server's Messages API cannot reach MCP servers either; a remote
+            # Anthropic-compatible provider may run the connector itself.
+            refuse_mcp_connector(out.req)
         kind = out.info.kind if out.info else ""
         return UpstreamRequest(
             out.backend_id,
@@ -48,6 +54,7 @@ class AnthropicMessages(UpstreamProtocol):
             client_model=reply.client_model,
             message_id=reply.message_id,
             tool_names=reply.tool_names,
+            show_thinking=reply.show_thinking,
         )
         return _EventDecoder(repairer, reply.backend)
 
@@ -55,7 +62,13 @@ class AnthropicMessages(UpstreamProtocol):
         payload = read_object(body, reply.backend)
         if payload.get("type") == "error" and isinstance(payload.get("error"), dict):
             raise native_error(payload["error"], reply.backend)
-        return repair_message(payload, client_model=reply.client_model, tool_names=reply.tool_names)
+        return repair_message(
+            payload,
+            client_model=reply.client_model,
+            tool_names=reply.tool_names,
+            message_id=reply.message_id,
+            show_thinking=reply.show_thinking,
+        )
 
 
 class _EventDecoder(StreamDecoder):
@@ -88,6 +101,8 @@ def _native_body(out: Outgoing) -> dict[str, Any]:
     body["model"] = out.model_name
     body["max_tokens"] = out.max_tokens
     body["stream"] = out.stream
+    if not (out.info and out.info.remote):
+        _tools_in_effect(body, out)
     system = raw.get("system")
     if isinstance(system, list):
         kept = [
@@ -102,11 +117,44 @@ def _native_body(out: Outgoing) -> dict[str, Any]:
         out.changes.append("billing header removed")
         body["system"] = system.partition("\n")[2].lstrip("\n")
     if out.model is not None and out.model.vision is False:
-        body["messages"], count = _without_images(raw["messages"])
+        body["messages"], count = _without_images(body["messages"])
         if count:
             out.changes.append(f"{count} image(s) replaced by a note")
             out.warnings.append(f"{out.model_name} has no vision: {count} image(s) not sent")
     return body
+
+
+def _tools_in_effect(body: dict[str, Any], out: Outgoing) -> None:
+    """A local server's Messages API knows neither deferred tools nor mid-conversation tool
+    changes: it gets the tools in effect now (translate.toolset), and no tool-change blocks."""
+    declared = out.req.get("tools") or []
+    tools, warnings = effective_tools(out.req)
+    out.warnings.extend(warnings)
+    deferred = any(tool.get("defer_loading") for tool in tools)
+    if (
+        deferred
+        or len(tools) != len(declared)
+        or any(a is not b for a, b in zip(tools, declared, strict=False))
+    ):
+        kept = {id(tool) for tool in tools}
+        withheld = sum(1 for tool in declared if id(tool) not in kept)
+        if withheld:
+            out.changes.append(f"{withheld} deferred or removed tool(s) withheld from the backend")
+        body["tools"] = [{k: v for k, v in t.items() if k != "defer_loading"} for t in tools]
+    messages: list[Any] = []
+    changes = 0
+    for message in body.get("messages") or ():
+        content = message.get("content") if isinstance(message, dict) else None
+        if message.get("role") != "system" or not isinstance(content, list):
+            messages.append(message)
+            continue
+        rest = [b for b in content if not (isinstance(b, dict) and b.get("type") in TOOL_CHANGES)]
+        changes += len(content) - len(rest)
+        if rest:
+            messages.append({**message, "content": rest})
+    if changes:
+        body["messages"] = messages
+        out.changes.append(f"{changes} tool change(s) applied to the tool list, not sent")
 
 
 def _without_images(messages: list[Any]) -> tuple[list[Any], int]:

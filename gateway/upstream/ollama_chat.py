@@ -57,6 +57,7 @@ class OllamaChat(UpstreamProtocol):
             client_model=reply.client_model,
             message_id=reply.message_id,
             tool_names=reply.tool_names,
+            show_thinking=reply.show_thinking,
         )
 
 

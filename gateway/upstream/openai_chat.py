@@ -80,6 +80,7 @@ class OpenAIChat(UpstreamProtocol):
             client_model=reply.client_model,
             message_id=reply.message_id,
             tool_names=reply.tool_names,
+            show_thinking=reply.show_thinking,
         )
 
 
@@ -110,6 +111,7 @@ def chat_translator(reply: ReplySpec) -> StreamTranslator:
         client_model=reply.client_model,
         input_tokens=reply.input_tokens,
         tool_names=reply.tool_names,
+        show_thinking=reply.show_thinking,
     )
 
 
@@ -119,7 +121,9 @@ def translated(out: Outgoing, *, stream_usage: bool) -> dict[str, Any]:
     if not stream_usage:
         traits = replace(traits, stream_usage=False)
     fitted: MessagesRequest = {**out.req, "max_tokens": out.max_tokens}
-    translation = anthropic_to_openai(fitted, out.model_name, stream=out.stream, traits=traits)
+    translation = anthropic_to_openai(
+        fitted, out.model_name, stream=out.stream, traits=traits, pdf=out.pdf
+    )
     out.changes.extend(translation.changes)
     out.warnings.extend(translation.warnings)
     return translation.body
@@ -130,8 +134,11 @@ def traits_for(info: BackendInfo | None, model: ModelInfo | None, model_name: st
     vision = not (model is not None and model.vision is False)
     if info is None or not info.remote:
         # Local servers: llama.cpp, vLLM, SGLang, LM Studio and Ollama's OpenAI endpoint take
-        # chat_template_kwargs.enable_thinking and ignore what they do not know.
-        return BackendTraits(vision=vision)
+        # chat_template_kwargs.enable_thinking and ignore what they do not know; of them only
+        # Ollama documents `reasoning_effort` (docs.ollama.com/api/openai-compatibility).
+        return BackendTraits(
+            vision=vision, reasoning_effort=info is not None and info.kind == "ollama"
+        )
     preset = PRESETS.get(info.kind)
     reasoning_model = bool(preset and preset.uses_max_completion_tokens(model_name))
     return BackendTraits(

@@ -22,6 +22,7 @@ from gateway.backends.catalogue import BackendInfo, ModelInfo
 from gateway.errors import GatewayError, UpstreamError, status_of_type
 from gateway.repair.stream import AnthropicStreamRepairer
 from gateway.schemas.anthropic import MessagesRequest
+from gateway.translate.documents import PdfReader
 from gateway.translate.stream import Event, StreamTranslator, message_start
 from gateway.upstream.client import Upstream
 from gateway.upstream.errors import map_backend_error
@@ -59,6 +60,7 @@ class Outgoing:
     retries: int  # before the first byte (remote providers)
     changes: list[str]  # the plan's lists: a protocol adds what it changed and warns about
     warnings: list[str]
+    pdf: PdfReader | None = None  # how a PDF is read (the gateway's cache)
 
 
 @dataclass(slots=True)
@@ -83,6 +85,7 @@ class ReplySpec:
     input_tokens: int
     tool_names: Collection[str]
     backend: str
+    show_thinking: bool = True  # False for `thinking.display: "omitted"`: no thinking blocks
 
 
 class StreamDecoder(ABC):

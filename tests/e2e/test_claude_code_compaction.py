@@ -125,14 +125,19 @@ def test_a_long_session_on_a_32k_model_compacts_and_goes_on(
     assert {c["model"] for c in chats} == {"fake-model"}
     # Past the threshold (the second answer said 20,000 prompt tokens) the third request asks
     # for a summary of the conversation so far, without running the pending call first…
+    # (The calls carry the gateway's ids, never the backend's `call_one` and `call_two`.)
+    (one,) = tool_results(chats[1])
+    assert one.startswith("toolu_")
     compaction = chats[2]
-    assert tool_results(compaction) == ["call_one"]
+    assert tool_results(compaction) == [one]
     assert MARKER not in user_texts(compaction)
     # …and the next one goes on from that summary: the old call is gone, the pending one ran.
     after = chats[3]
     assert MARKER in user_texts(after)
-    assert "call_one" not in orjson.dumps(after).decode()
-    assert tool_results(after) == ["call_two"]
+    assert one not in orjson.dumps(after).decode()
+    (two,) = tool_results(after)
+    assert two.startswith("toolu_") and two != one
+    assert [c["id"] for m in after["messages"] for c in m.get("tool_calls") or ()] == [two]
     results = [m for m in after["messages"] if m["role"] == "tool"]
     assert text_of(results[0]["content"]).strip() == "two"
 

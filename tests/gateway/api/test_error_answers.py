@@ -43,6 +43,7 @@ EXPECTED = {
     "AuthenticationFailed": (401, "authentication_error", "false"),
     "PermissionDenied": (403, "permission_error", "false"),
     "NotFound": (404, "not_found_error", "false"),
+    "ThreadNotFound": (404, "not_found_error", "false"),
     "MethodNotAllowed": (405, "invalid_request_error", "false"),
     "RequestTooLarge": (413, "request_too_large", "false"),
     "UnsupportedMediaType": (415, "invalid_request_error", "false"),
@@ -58,6 +59,18 @@ def _make(cls: type[GatewayError], retry_after: float | None) -> GatewayError:
     if cls is PromptTooLong:
         return PromptTooLong(9000, 8192)
     return cls(f"{cls.__name__} happened", retry_after=retry_after)
+
+
+# The error codes clients act on: the SDKs' thread helpers replay on `thread_not_found`.
+DETAILS = {"ThreadNotFound": {"error_code": "thread_not_found"}}
+
+
+def _error(kind: str, exc: GatewayError) -> dict[str, Any]:
+    """The envelope's `error` the class must send: its type, its message, and its details."""
+    error: dict[str, Any] = {"type": kind, "message": exc.message}
+    if type(exc).__name__ in DETAILS:
+        error["details"] = DETAILS[type(exc).__name__]
+    return error
 
 
 def _sent(exc: GatewayError, *, committed: bool) -> list[dict[str, Any]]:
@@ -92,10 +105,7 @@ def test_before_the_commit_an_error_is_an_http_answer_of_its_class(
     else:
         assert "retry-after" not in headers
     assert body["more_body"] is False
-    assert orjson.loads(body["body"]) == {
-        "type": "error",
-        "error": {"type": kind, "message": exc.message},
-    }
+    assert orjson.loads(body["body"]) == {"type": "error", "error": _error(kind, exc)}
     # The Response a route returns says the same.
     response = error_response(exc, "req_1")
     assert response.status_code == status
@@ -111,9 +121,7 @@ def test_after_the_commit_an_error_is_the_streams_last_event(cls: type[GatewayEr
     exc = _make(cls, 1.0)
     (frame,) = _sent(exc, committed=True)
     assert frame["type"] == "http.response.body" and frame["more_body"] is False
-    assert parse_sse(frame["body"]) == [
-        ("error", {"type": "error", "error": {"type": kind, "message": exc.message}})
-    ]
+    assert parse_sse(frame["body"]) == [("error", {"type": "error", "error": _error(kind, exc)})]
 
 
 @pytest.mark.parametrize("cls", CLASSES, ids=lambda c: c.__name__)

@@ -136,7 +136,7 @@ RECORDED: dict[str, tuple[list[Event], Any, list[str]]] = {
                 {"type": "text", "text": "Let me check."},
                 {
                     "type": "tool_use",
-                    "id": "call_q2w3",
+                    "id": "toolu_gateway_2",
                     "name": "get_weather",
                     "input": {"location": "Paris"},
                 },
@@ -200,7 +200,7 @@ RECORDED: dict[str, tuple[list[Event], Any, list[str]]] = {
                 {"type": "text", "text": "Calling it."},
                 {
                     "type": "tool_use",
-                    "id": "XUbbOwCO",
+                    "id": "toolu_gateway_2",
                     "name": "calculator",
                     "input": {"expression": "2+2"},
                 },
@@ -233,7 +233,7 @@ RECORDED: dict[str, tuple[list[Event], Any, list[str]]] = {
                 {"type": "text", "text": "Listing files."},
                 {
                     "type": "tool_use",
-                    "id": "toolu_7",
+                    "id": "toolu_gateway_1",
                     "name": "Bash",
                     "input": {"command": "ls -la"},
                 },

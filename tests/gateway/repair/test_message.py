@@ -51,15 +51,21 @@ def expected(content: list[dict[str, Any]], stop_reason: str, **extra: Any) -> d
 
 TEXT = [{"type": "text", "text": "Hi."}]
 CALL = {"type": "tool_use", "id": "call_1", "name": "Bash", "input": {"command": "ls"}}
+# The client never sees the backend's own id (several servers reuse `call_1` every turn).
+CLIENT_CALL = {**CALL, "id": "toolu_backend_0"}
 
 CASES: dict[str, tuple[dict[str, Any], dict[str, Any], list[str]]] = {
     "clean": (native(TEXT), expected(TEXT, "end_turn"), []),
     "tool call with end_turn (Ollama)": (
         native([CALL]),
-        expected([CALL], "tool_use"),
+        expected([CLIENT_CALL], "tool_use"),
         ["stop_reason end_turn with a tool call; tool_use sent"],
     ),
-    "tool call cut off": (native([CALL], "max_tokens"), expected([CALL], "max_tokens"), []),
+    "tool call cut off": (
+        native([CALL], "max_tokens"),
+        expected([CLIENT_CALL], "max_tokens"),
+        [],
+    ),
     "openai stop reason": (
         native(TEXT, "length"),
         expected(TEXT, "max_tokens"),
@@ -90,7 +96,7 @@ CASES: dict[str, tuple[dict[str, Any], dict[str, Any], list[str]]] = {
             ],
             "tool_use",
         ),
-        ["tool_use block without an id given one", "tool input sent as a string parsed"],
+        ["tool input sent as a string parsed"],
     ),
     "content as a string": (native("Hi."), expected(TEXT, "end_turn"), []),
     "a call written as text (ollama#15529)": (
@@ -123,6 +129,16 @@ def test_repair_message(name: str) -> None:
     before = copy.deepcopy(given)
     assert repair_message(given, client_model=MODEL, tool_names=["Bash"]) == (want, repairs)
     assert given == before
+
+
+def test_the_gateways_message_id_names_the_message_and_its_tool_calls() -> None:
+    message, _ = repair_message(
+        native([CALL, {**CALL, "id": "call_1"}], "tool_use"),
+        client_model=MODEL,
+        message_id="msg_0a1b",
+    )
+    assert message["id"] == "msg_0a1b"
+    assert [block["id"] for block in message["content"]] == ["toolu_0a1b_0", "toolu_0a1b_1"]
 
 
 def test_usage_and_id_are_filled_in() -> None:

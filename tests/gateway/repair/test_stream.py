@@ -76,7 +76,8 @@ def test_a_valid_stream_only_gets_the_clients_model_and_one_input_delta() -> Non
         text(0, "Listing"),
         text(0, " files."),
         block_stop(0),
-        block_start(1, {"type": "tool_use", "id": "toolu_7", "name": "Bash", "input": {}}),
+        # The gateway's id, not the backend's toolu_7.
+        block_start(1, {"type": "tool_use", "id": "toolu_gateway_1", "name": "Bash", "input": {}}),
         partial_json(1, '{"command":"ls -la"}'),
         block_stop(1),
         message_delta({"stop_reason": "tool_use", "stop_sequence": None}, usage(120, 17)),
@@ -262,7 +263,7 @@ def test_late_and_stray_deltas() -> None:
     assert accumulate(out)["content"] == [
         {"type": "text", "text": "a"},
         {"type": "text", "text": "b"},
-        {"type": "tool_use", "id": "t1", "name": "Bash", "input": {"command": "ls"}},
+        {"type": "tool_use", "id": "toolu_gateway_2", "name": "Bash", "input": {"command": "ls"}},
     ]
     assert repairer.repairs == [
         "a delta after its block closed; it went to a new block",
@@ -307,11 +308,10 @@ def test_tool_blocks_whatever_the_backend_left_out() -> None:
     result = accumulate(out)
     assert result["content"] == [
         {"type": "tool_use", "id": "toolu_gateway_0", "name": "Read", "input": {"file_path": "a"}},
-        {"type": "tool_use", "id": "t2", "name": "Bash", "input": {"command": "ls"}},
+        {"type": "tool_use", "id": "toolu_gateway_1", "name": "Bash", "input": {"command": "ls"}},
     ]
     assert result["stop_reason"] == "tool_use"
     assert repairer.repairs == [
-        "a tool_use block without an id given one",
         "tool call Bash: input was not clean JSON (repaired)",
         "a tool_use block without a name dropped",
         "stop_reason end_turn with a tool call; tool_use sent",
@@ -411,8 +411,14 @@ def _expected(blocks: list[tuple[Any, ...]]) -> Any:
                 {"type": "thinking", "thinking": block[1], "signature": block[2] or SIGNATURE}
             )
         else:
+            # The gateway's id for the block at index k, whatever the backend called it.
             content.append(
-                {"type": "tool_use", "id": f"call_{k}", "name": block[1], "input": block[2]}
+                {
+                    "type": "tool_use",
+                    "id": f"toolu_gateway_{k}",
+                    "name": block[1],
+                    "input": block[2],
+                }
             )
     stop = "tool_use" if any(block[0] == "tool_use" for block in blocks) else "end_turn"
     return message(content, stop, usage(7, 11))

@@ -154,7 +154,7 @@ def test_a_call_to_a_client_tool_comes_back_as_tool_use_with_its_name() -> None:
     assert message["content"] == [
         {
             "type": "tool_use",
-            "id": "call_1",
+            "id": "toolu_1_0",
             "name": "str_replace_based_edit_tool",
             "input": arguments,
         }
@@ -193,14 +193,21 @@ SCHEMA = {"type": "object", "properties": {"title": {"type": "string"}}}
             SCHEMA,
             ("output_format sent as response_format",),
         ),
-        ({"output_config": {"format": {"type": "json_schema", "schema": SCHEMA}}}, SCHEMA, ()),
+        (
+            {"output_config": {"format": {"type": "json_schema", "schema": SCHEMA}}},
+            SCHEMA,
+            ("output_config.format sent as response_format",),
+        ),
         (
             {
                 "output_format": {"type": "json_schema", "schema": {"type": "object"}},
                 "output_config": {"format": {"type": "json_schema", "schema": SCHEMA}},
             },
             SCHEMA,
-            (),
+            (
+                "output_format dropped: output_config.format says the same",
+                "output_config.format sent as response_format",
+            ),
         ),
     ],
 )

@@ -3,6 +3,8 @@ turned into chat-completions chunks that the one stream translator understands."
 
 from __future__ import annotations
 
+from typing import Any
+
 import orjson
 import pytest
 
@@ -150,3 +152,16 @@ def test_length_and_error_and_non_streamed() -> None:
     )
     assert response["choices"][0]["message"]["content"] == "hi"
     assert response["usage"] == {"prompt_tokens": 3, "completion_tokens": 1}
+
+
+@pytest.mark.parametrize(
+    ("extra", "think"),
+    [
+        ({"chat_template_kwargs": {"enable_thinking": True}, "reasoning_effort": "high"}, True),
+        ({"chat_template_kwargs": {"enable_thinking": False}}, False),
+        ({"reasoning_effort": "low"}, "low"),
+    ],
+)
+def test_api_chat_think_is_a_switch_for_a_local_model(extra: dict[str, Any], think: Any) -> None:
+    body = {"model": "m", "messages": [{"role": "user", "content": "hi"}], **extra}
+    assert openai_to_ollama_chat(body, num_ctx=2048)["think"] == think

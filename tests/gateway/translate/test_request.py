@@ -343,3 +343,39 @@ def _timed(req: MessagesRequest) -> float:
     start = time.perf_counter()
     anthropic_to_openai(req, "local", stream=True)
     return time.perf_counter() - start
+
+
+@pytest.mark.parametrize(
+    ("traits", "fields", "change"),
+    [
+        (
+            EFFORT,
+            {"thinking": {"type": "adaptive"}, "output_config": {"effort": "max"}},
+            "output_config.effort max sent as reasoning_effort high",
+        ),
+        (
+            EFFORT,
+            {"thinking": {"type": "disabled"}, "output_config": {"effort": "low"}},
+            "output_config.effort low dropped (thinking is off)",
+        ),
+        (
+            BackendTraits(),
+            {"thinking": {"type": "adaptive"}, "output_config": {"effort": "medium"}},
+            "output_config.effort medium dropped (no known effort setting here)",
+        ),
+        (
+            EFFORT,
+            {"thinking": {"type": "adaptive"}, "output_config": {"effort": "huge"}},
+            "output_config.effort 'huge' is not known; dropped",
+        ),
+        (
+            BackendTraits(),
+            {"output_config": {"task_budget": {"type": "tokens", "total": 9}}},
+            "output_config.task_budget dropped (the backend has no task budget)",
+        ),
+    ],
+)
+def test_what_becomes_of_the_effort_is_on_the_record(
+    traits: BackendTraits, fields: dict[str, Any], change: str
+) -> None:
+    assert change in translate(traits=traits, **fields).changes

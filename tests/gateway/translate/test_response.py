@@ -87,7 +87,7 @@ def test_null_content_and_no_choices_give_no_blocks() -> None:
     assert empty["usage"]["input_tokens"] == 0
 
 
-def test_tool_calls_keep_their_ids_and_parse_arguments() -> None:
+def test_tool_calls_get_the_gateways_ids_and_parse_arguments() -> None:
     calls = [
         {
             "id": "call_1",
@@ -101,7 +101,12 @@ def test_tool_calls_keep_their_ids_and_parse_arguments() -> None:
     message = translate(completion({"content": "Working.", "tool_calls": calls}, "tool_calls"))
     assert message["content"] == [
         {"type": "text", "text": "Working."},
-        {"type": "tool_use", "id": "call_1", "name": "Bash", "input": {"command": "ls"}},
+        {
+            "type": "tool_use",
+            "id": "toolu_0a1b2c3d4e5f_1",
+            "name": "Bash",
+            "input": {"command": "ls"},
+        },
         {
             "type": "tool_use",
             "id": "toolu_0a1b2c3d4e5f_2",
@@ -110,11 +115,11 @@ def test_tool_calls_keep_their_ids_and_parse_arguments() -> None:
         },
         {
             "type": "tool_use",
-            "id": "call_3",
+            "id": "toolu_0a1b2c3d4e5f_3",
             "name": "Edit",
             "input": {"_raw_arguments": "not json"},
         },
-        {"type": "tool_use", "id": "call_4", "name": "TaskList", "input": {}},
+        {"type": "tool_use", "id": "toolu_0a1b2c3d4e5f_4", "name": "TaskList", "input": {}},
     ]
     assert message["stop_reason"] == "tool_use"
 
@@ -257,7 +262,7 @@ def test_text_calls_come_before_the_backends_own_calls() -> None:
     )
     assert [(block["name"], block["id"]) for block in message["content"]] == [
         ("Read", "toolu_0a1b2c3d4e5f_0"),
-        ("Bash", "call_1"),
+        ("Bash", "toolu_0a1b2c3d4e5f_1"),
     ]
 
 

@@ -127,7 +127,7 @@ EXPECTED: dict[str, list[Event]] = {
         text(0, "Let me run"),
         text(0, " that."),
         close(0),
-        open_tool(1, "Jm7rT2qXo0aYV3cN8bK1dF5u", "Bash"),
+        open_tool(1, "toolu_0a1b2c3d_1", "Bash"),
         args(1, '{"command":'),
         args(1, ' "echo hi"}'),
         close(1),
@@ -135,10 +135,10 @@ EXPECTED: dict[str, list[Event]] = {
     ],
     "parallel_tools": [
         start(),
-        open_tool(0, "584301827", "Read"),
+        open_tool(0, "toolu_0a1b2c3d_0", "Read"),
         args(0, '{"file_path": "/tmp/a.txt"}'),
         close(0),
-        open_tool(1, "584301828", "Read"),
+        open_tool(1, "toolu_0a1b2c3d_1", "Read"),
         args(1, '{"file_path": "/tmp/b.txt"}'),
         close(1),
         *end("tool_use", usage(2048, 40)),
@@ -178,7 +178,7 @@ EXPECTED: dict[str, list[Event]] = {
     ],
     "args_many_chunks": [
         start(),
-        open_tool(0, "Zq1wE2rT3yU4iO5pA6sD7fG8", "Bash"),
+        open_tool(0, "toolu_0a1b2c3d_0", "Bash"),
         *(args(0, piece) for piece in chunks._PIECES),
         close(0),
         *end("tool_use", usage(900, 30)),
@@ -193,7 +193,7 @@ EXPECTED: dict[str, list[Event]] = {
     ],
     "ollama_tool_then_stop": [
         start(),
-        open_tool(0, "call_k3v9x2m1", "Bash"),
+        open_tool(0, "toolu_0a1b2c3d_0", "Bash"),
         args(0, '{"command":"pwd"}'),
         close(0),
         *end("tool_use", usage(700, 15)),
@@ -237,7 +237,7 @@ def test_accumulated_message() -> None:
             {"type": "text", "text": "Let me run that."},
             {
                 "type": "tool_use",
-                "id": "Jm7rT2qXo0aYV3cN8bK1dF5u",
+                "id": "toolu_0a1b2c3d_1",
                 "name": "Bash",
                 "input": {"command": "echo hi"},
             },
@@ -379,7 +379,10 @@ def test_tool_name_after_id_waits_for_the_name() -> None:
     assert translator.feed(llama_cpp(first)) == []
     assert translator.has_content
     second = {"tool_calls": [{"index": 0, "function": {"name": "Bash", "arguments": ": 1}"}}]}
-    assert translator.feed(llama_cpp(second)) == [open_tool(0, "c1", "Bash"), args(0, '{"a": 1}')]
+    assert translator.feed(llama_cpp(second)) == [
+        open_tool(0, "toolu_0a1b2c3d_0", "Bash"),
+        args(0, '{"a": 1}'),
+    ]
 
 
 def test_tool_call_without_id_gets_one() -> None:
@@ -408,8 +411,8 @@ def test_tool_calls_without_index_follow_their_ids() -> None:
     )
     assert_valid_stream(events)
     assert [(b["id"], b["input"]) for b in translator.message()["content"]] == [
-        ("a", {"x": 1}),
-        ("b", {}),
+        ("toolu_0a1b2c3d_0", {"x": 1}),
+        ("toolu_0a1b2c3d_1", {}),
     ]
 
 
@@ -429,10 +432,10 @@ def test_late_delta_for_a_closed_tool_is_kept_out_with_a_warning() -> None:
     )
     assert events == [
         start(),
-        open_tool(0, "c0", "Read"),
+        open_tool(0, "toolu_0a1b2c3d_0", "Read"),
         args(0, '{"file_path": "/a"}'),
         close(0),
-        open_tool(1, "c1", "Read"),
+        open_tool(1, "toolu_0a1b2c3d_1", "Read"),
         args(1, '{"file_path": "/b"}'),
         close(1),
         *end("tool_use", usage(0, 0)),
@@ -457,7 +460,7 @@ def test_text_between_tool_deltas_closes_the_tool() -> None:
     )
     assert events[:7] == [
         start(),
-        open_tool(0, "c0", "Bash"),
+        open_tool(0, "toolu_0a1b2c3d_0", "Bash"),
         args(0, '{"a":'),
         close(0),
         open_text(1),
@@ -498,7 +501,7 @@ def test_one_chunk_with_reasoning_content_and_a_tool_call() -> None:
         open_text(1),
         text(1, "Checking."),
         close(1),
-        open_tool(2, "c0", "Bash"),
+        open_tool(2, "toolu_0a1b2c3d_2", "Bash"),
         args(2, "{}"),
         close(2),
         *end("tool_use", usage(0, 0)),

@@ -101,3 +101,34 @@ def test_a_tool_reference_in_a_tool_result_loads_a_deferred_tool() -> None:
         "tool_call_id": "t1",
         "content": "[tool Deploy loaded: it can be called now]",
     }
+
+
+def added(definition: dict[str, Any]) -> dict[str, Any]:
+    """A tool added by value, as the SDKs' tool runners send it (`add_tools()`)."""
+    return {"type": "tool_addition", "tool": {"type": "tool_definition", "definition": definition}}
+
+
+def test_a_tool_added_by_definition_reaches_the_backend_and_can_be_removed() -> None:
+    clock = tool("Clock", description="The time.")
+    messages: list[dict[str, Any]] = [
+        {"role": "user", "content": "hi"},
+        {"role": "system", "content": [added(clock), added(tool("Bash", description="new"))]},
+    ]
+    req = request(messages, TOOLS[:2])
+    tools, warnings = effective_tools(req)
+    assert warnings == []
+    # Declared tools first; an addition of the same name replaces the declared one.
+    assert [(t["name"], t.get("description")) for t in tools] == [
+        ("Read", None),
+        ("Clock", "The time."),
+        ("Bash", "new"),
+    ]
+    translation = anthropic_to_openai(req, "local", stream=False)
+    assert [t["function"]["name"] for t in translation.body["tools"]] == ["Read", "Clock", "Bash"]
+    assert "1 deferred or removed tool(s) withheld from the backend" in translation.changes
+    assert "2 tool(s) added mid-conversation by definition sent to the backend" in (
+        translation.changes
+    )
+    assert backend_tool_names(req) == ("Read", "Clock", "Bash")
+    later = [*messages, {"role": "system", "content": [change("tool_removal", "Clock")]}]
+    assert names(request(later, TOOLS[:2])) == ["Read", "Bash"]

@@ -317,3 +317,140 @@ def test_a_whole_answers_early_opening_is_the_translators() -> None:
     assert unstreamed.start() == translator.start()
     assert unstreamed.start() == []  # once
     assert not unstreamed.has_content and unstreamed.finish() == []
+
+
+def _anthropic_sse(*events: tuple[str, dict[str, Any]]) -> bytes:
+    return b"".join(b"event: %s\ndata: %s\n\n" % (n.encode(), orjson.dumps(d)) for n, d in events)
+
+
+# The same answer, "Plan." reasoning then "Hi", in each protocol's stream.
+THINKING_STREAMS: dict[str, tuple[UpstreamProtocol, bytes]] = {
+    "openai": (
+        OpenAIChat(),
+        _sse(
+            _chunk({"role": "assistant", "reasoning_content": "Plan."}),
+            _chunk({"content": "Hi"}),
+            _chunk({}, "stop"),
+        ),
+    ),
+    "ollama": (
+        OllamaChat(),
+        b'{"message":{"role":"assistant","content":"","thinking":"Plan."},"done":false}\n'
+        b'{"message":{"role":"assistant","content":"Hi"},"done":false}\n'
+        b'{"message":{"role":"assistant","content":""},"done":true,"done_reason":"stop"}\n',
+    ),
+    "anthropic": (
+        AnthropicMessages(),
+        _anthropic_sse(
+            ("message_start", {"type": "message_start", "message": {"usage": {}}}),
+            (
+                "content_block_start",
+                {"type": "content_block_start", "index": 0, "content_block": {"type": "thinking"}},
+            ),
+            (
+                "content_block_delta",
+                {
+                    "type": "content_block_delta",
+                    "index": 0,
+                    "delta": {"type": "thinking_delta", "thinking": "Plan."},
+                },
+            ),
+            ("content_block_stop", {"type": "content_block_stop", "index": 0}),
+            (
+                "content_block_start",
+                {"type": "content_block_start", "index": 1, "content_block": {"type": "text"}},
+            ),
+            (
+                "content_block_delta",
+                {
+                    "type": "content_block_delta",
+                    "index": 1,
+                    "delta": {"type": "text_delta", "text": "Hi"},
+                },
+            ),
+            ("content_block_stop", {"type": "content_block_stop", "index": 1}),
+            (
+                "message_delta",
+                {"type": "message_delta", "delta": {"stop_reason": "end_turn"}, "usage": {}},
+            ),
+            ("message_stop", {"type": "message_stop"}),
+        ),
+    ),
+}
+THINKING_WHOLE: dict[str, dict[str, Any]] = {
+    "openai": {
+        "choices": [
+            {
+                "message": {"role": "assistant", "reasoning_content": "Plan.", "content": "Hi"},
+                "finish_reason": "stop",
+            }
+        ]
+    },
+    "ollama": {
+        "message": {"role": "assistant", "thinking": "Plan.", "content": "Hi"},
+        "done": True,
+        "done_reason": "stop",
+    },
+    "anthropic": {
+        "id": "msg_backend",
+        "type": "message",
+        "content": [
+            {"type": "thinking", "thinking": "Plan.", "signature": "s"},
+            {"type": "text", "text": "Hi"},
+        ],
+        "stop_reason": "end_turn",
+        "usage": {},
+    },
+}
+
+
+@pytest.mark.parametrize("show", [True, False], ids=["shown", "omitted"])
+@pytest.mark.parametrize("name", THINKING_STREAMS)
+def test_thinking_display_omitted_leaves_no_thinking_in_any_protocol(name: str, show: bool) -> None:
+    protocol, data = THINKING_STREAMS[name]
+    reply = ReplySpec("msg_1", "claude-sonnet-4-6", 7, (), BACKEND, show_thinking=show)
+    decoder = protocol.decoder(reply)
+    events, _, failure = decoder.feed(data)
+    assert failure is None
+    events += decoder.finish()
+    kinds = ["thinking", "text"] if show else ["text"]
+    starts = [e[1]["content_block"]["type"] for e in events if e[0] == "content_block_start"]
+    assert starts == kinds
+    assert not show or any(e[1].get("delta", {}).get("thinking") == "Plan." for e in events)
+    assert [b["type"] for b in decoder.message()["content"]] == kinds
+    message, _ = protocol.parse(orjson.dumps(THINKING_WHOLE[name]), reply)
+    assert [b["type"] for b in message["content"]] == kinds
+
+
+def test_native_local_servers_get_the_tools_in_effect_and_no_tool_changes() -> None:
+    tools: list[dict[str, Any]] = [
+        {"name": "Read", "input_schema": {"type": "object"}},
+        {"name": "Deploy", "input_schema": {"type": "object"}, "defer_loading": True},
+        {"name": "Bash", "input_schema": {"type": "object"}},
+    ]
+    change = {
+        "role": "system",
+        "content": [
+            {"type": "tool_addition", "tool": {"type": "tool_reference", "name": "Deploy"}},
+            {"type": "tool_removal", "tool": {"type": "tool_reference", "name": "Bash"}},
+        ],
+    }
+    raw: dict[str, Any] = {
+        **REQ,
+        "tools": tools,
+        "messages": [*REQ["messages"], change, {"role": "assistant", "content": "ok"}],
+    }
+    out = outgoing(raw=raw, stream=False)
+    out.req = {**REQ, "tools": tools, "messages": raw["messages"]}  # type: ignore[typeddict-item]
+    body = AnthropicMessages().build(out, ScriptedUpstream()).body
+    assert body["tools"] == [tools[0], {"name": "Deploy", "input_schema": {"type": "object"}}]
+    assert [m["role"] for m in body["messages"]] == ["user", "assistant"]
+    assert out.changes == [
+        "1 deferred or removed tool(s) withheld from the backend",
+        "2 tool change(s) applied to the tool list, not sent",
+    ]
+    # A remote Anthropic-compatible provider gets them as sent.
+    remote = outgoing(
+        raw=raw, stream=False, info=BackendInfo(id="b", url=BACKEND, kind="anthropic", remote=True)
+    )
+    assert AnthropicMessages().build(remote, ScriptedUpstream()).body["tools"] == tools
