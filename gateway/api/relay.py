@@ -336,7 +336,9 @@ class MessagesRelay(Response):
             if self.stream:
                 if not self.committed:
                     commit_at = self._t0 + self.commit_after
-                    if now >= commit_at and not self.decoder.has_content:
+                    # Content the translator holds back (a text tool call's opening, a call
+                    # still without its name) is no reason to stay silent: commit all the same.
+                    if now >= commit_at:
                         async with self._lock:
                             if not self.committed:
                                 await self._commit()
