@@ -101,6 +101,9 @@ class GatewayConfig(_Model):
     aliases: dict[str, str] = Field(default_factory=dict)
     timeouts: Timeouts = Field(default_factory=Timeouts)
     max_body_bytes: int = Field(32 * 1024 * 1024, gt=0)
+    # A backend's stream line (an SSE line or event, an NDJSON line) longer than this ends the
+    # stream with an error: the rest is neither read nor held.
+    max_stream_line_bytes: int = Field(4 * 1024 * 1024, ge=1024)
     # A stream is committed (200 + message_start) once the backend sends no content for this long.
     commit_after: float = Field(1.0, ge=0)
     ping_interval: float = Field(5.0, gt=0)

@@ -41,6 +41,7 @@ LIVE_FIELDS = frozenset(
         "aliases",
         "commit_after",
         "ping_interval",
+        "max_stream_line_bytes",
         "capture_bodies",
         "capture_count",
         "capture_max_bytes",

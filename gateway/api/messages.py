@@ -144,6 +144,7 @@ async def create_message(request: Request) -> Response | MessagesRelay | FixedAn
         ping_interval=config.ping_interval,
         on_unreachable=registry.probe_soon,
         capture=config.capture_bodies,
+        max_line=config.max_stream_line_bytes,
     )
 
 

@@ -32,6 +32,7 @@ from gateway.errors import GatewayError, UpstreamError, UpstreamTimeout
 from gateway.events import EventBus
 from gateway.queueing import BackendQueue
 from gateway.repair.tool_choice import satisfies
+from gateway.translate.lines import DEFAULT_MAX_LINE
 from gateway.translate.sse import encode
 from gateway.translate.stream import Event, events_from_message
 from gateway.upstream.client import MAX_JSON_BODY, Upstream
@@ -71,6 +72,7 @@ class MessagesRelay(Response):
         ping_interval: float,
         on_unreachable: Callable[[], None] | None = None,
         capture: bool = False,
+        max_line: int = DEFAULT_MAX_LINE,
     ) -> None:
         self.upstream = upstream
         self.plan = plan
@@ -85,7 +87,12 @@ class MessagesRelay(Response):
         self.on_unreachable = on_unreachable
         self.capture = capture
         self.reply = ReplySpec(
-            message_id, client_model, plan.prompt_tokens or 0, plan.tool_names, upstream.base_url
+            message_id,
+            client_model,
+            plan.prompt_tokens or 0,
+            plan.tool_names,
+            upstream.base_url,
+            max_line,
         )
         # An answer fetched whole needs no decoder: only its opening, when committed early.
         self.decoder: StreamDecoder = (
