@@ -49,6 +49,9 @@ class Timeouts(_Model):
     connect: float = Field(5.0, gt=0)
     first_byte: float = Field(600.0, gt=0)
     idle: float = Field(300.0, gt=0)
+    # An answer read whole (not streamed) must be complete this long after the backend took the
+    # request: a backend that trickles a byte now and then beats the idle timeout, not this.
+    deadline: float = Field(600.0, gt=0)
 
 
 class BackendConfig(_Model):

@@ -6,7 +6,8 @@ One relay per request runs two helpers beside the upstream work:
 - a keeper timer (streams and non-streams): it commits a silent stream after `commit_after`
   (200 + message_start, so that pings can flow while a local model prefills), sends `ping` when
   `ping_interval` passes without a byte to the client, and enforces the first-byte and idle
-  timeouts from the time of the last upstream byte, so no read is wrapped in a timeout.
+  timeouts from the time of the last upstream byte, so no read is wrapped in a timeout, and
+  the deadline of an answer read whole (a trickle of bytes does not hold it up).
 Before the commit an error is an HTTP error; after it, an `event: error` with the same type and
 wording.
 """
@@ -325,12 +326,24 @@ class MessagesRelay(Response):
         loop = asyncio.get_running_loop()
         first_byte = self.upstream.timeouts.first_byte
         idle = self.upstream.timeouts.idle
+        deadline = self.upstream.timeouts.deadline
+        whole = not (self.stream and self.plan.stream_upstream)
         while not work.done():
             now = loop.time()
             if not self.got_bytes:
                 timeout_at = self._t_admitted + first_byte
             else:
                 timeout_at = self.last_byte + idle
+            if whole:
+                deadline_at = self._t_admitted + deadline
+                if now >= deadline_at:
+                    self.timed_out = UpstreamTimeout(
+                        f"the backend at {self.upstream.base_url} did not finish its answer "
+                        f"within {deadline:g} s"
+                    )
+                    work.cancel()
+                    return
+                timeout_at = min(timeout_at, deadline_at)
             if now >= timeout_at:
                 what = "send anything" if not self.got_bytes else "send more"
                 limit = first_byte if not self.got_bytes else idle
