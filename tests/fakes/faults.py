@@ -1,15 +1,29 @@
 """Raw replies (for tests.fakes.wire.RawBackend) that attack the gateway's limits: a stream line
 that never ends, a non-streamed answer trickled a byte at a time, a first chunk the translator
-must hold back followed by silence."""
+must hold back followed by silence, a stream cut or broken in its middle; and `by_marker`, one
+backend that answers each request with the fault its text names (`[fault=NAME]`)."""
 
 from __future__ import annotations
 
 import asyncio
+import re
+from collections.abc import Mapping
 from typing import Any
+
+import orjson
 
 from tests.fakes.wire import ChatReply, RawRequest, chunk_frame
 
-__all__ = ["held_then_silence", "huge_line", "trickle"]
+__all__ = [
+    "by_marker",
+    "cut_stream",
+    "fault_marker",
+    "headers_then_silence",
+    "held_then_silence",
+    "huge_line",
+    "malformed_stream",
+    "trickle",
+]
 
 _SSE_HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\r\n"
 
@@ -81,5 +95,70 @@ def held_then_silence(first: dict[str, Any], seconds: float, text: str = " done"
         writer.write(b"data: [DONE]\n\n")
         await writer.drain()
         return False
+
+    return reply
+
+
+def cut_stream(after: int = 5) -> ChatReply:
+    """`after` content chunks, then the connection closed: no finish_reason, no [DONE]."""
+
+    async def reply(
+        request: RawRequest, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> bool:
+        writer.write(_SSE_HEAD + chunk_frame({"role": "assistant", "content": ""}))
+        for n in range(after):
+            writer.write(chunk_frame({"content": f"part {n} "}))
+        await writer.drain()
+        return False
+
+    return reply
+
+
+def malformed_stream() -> ChatReply:
+    """Two good chunks, then a `data:` line that is not JSON."""
+
+    async def reply(
+        request: RawRequest, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> bool:
+        writer.write(_SSE_HEAD + chunk_frame({"role": "assistant", "content": ""}))
+        writer.write(chunk_frame({"content": "fine so far"}) + b"data: {not json\n\n")
+        await writer.drain()
+        await asyncio.sleep(0.5)  # the gateway hangs up first
+        return False
+
+    return reply
+
+
+def headers_then_silence(seconds: float) -> ChatReply:
+    """The stream's headers, then nothing for `seconds`, then the connection closed."""
+
+    async def reply(
+        request: RawRequest, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> bool:
+        writer.write(_SSE_HEAD)
+        await writer.drain()
+        await asyncio.sleep(seconds)
+        return False
+
+    return reply
+
+
+_MARKER = re.compile(rb"\[fault=([a-z_]+)\]")
+
+
+def fault_marker(name: str) -> str:
+    """The text that makes `by_marker` answer with the fault `name`."""
+    return f"[fault={name}]"
+
+
+def by_marker(faults: Mapping[str, ChatReply], normal: ChatReply) -> ChatReply:
+    """Each request answered by the fault its text names (`fault_marker`), else `normal`."""
+
+    async def reply(
+        request: RawRequest, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> bool:
+        found = _MARKER.search(orjson.dumps(request.body))
+        chosen = faults[found.group(1).decode()] if found else normal
+        return await chosen(request, reader, writer)
 
     return reply
