@@ -50,6 +50,13 @@ def _save_forever(path: Path) -> None:
         save_config(CONFIGS[n % 2], path)
 
 
+def _say(line: str) -> None:
+    # One write per line: the children write to the same pipe, and print() may send a line and
+    # its newline in two writes (unbuffered under -u or PYTHONUNBUFFERED), which a child's
+    # "saving" can land between.
+    os.write(1, f"{line}\n".encode())
+
+
 def main(argv: list[str]) -> int:
     path = Path(argv[0])
     for line in sys.stdin:
@@ -57,9 +64,9 @@ def main(argv: list[str]) -> int:
         if words and words[0] == "reap":
             _, status = os.waitpid(int(words[1]), 0)
             if os.WIFSIGNALED(status):
-                print(f"signal {os.WTERMSIG(status)}", flush=True)
+                _say(f"signal {os.WTERMSIG(status)}")
             else:
-                print(f"exit {os.waitstatus_to_exitcode(status)}", flush=True)
+                _say(f"exit {os.waitstatus_to_exitcode(status)}")
             continue
         pid = os.fork()
         if pid == 0:
@@ -68,7 +75,7 @@ def main(argv: list[str]) -> int:
             except BaseException:
                 traceback.print_exc()
             os._exit(1)  # only a save that raised gets here
-        print(f"pid {pid}", flush=True)
+        _say(f"pid {pid}")
     return 0
 
 

@@ -11,6 +11,7 @@ import pytest
 
 from gateway import errors
 from gateway.api.error_answers import error_response, send_error
+from gateway.api.framing import AmbiguousFraming
 from gateway.errors import (
     GatewayError,
     MethodNotAllowed,
@@ -24,6 +25,8 @@ from tests.gateway.translate.grammar import parse_sse
 
 
 def _classes() -> list[type[GatewayError]]:
+    # Imported above, so the set is the same whatever ran first in this process.
+    assert issubclass(AmbiguousFraming, GatewayError)
     found: list[type[GatewayError]] = [GatewayError]
     for cls in found:
         found.extend(cls.__subclasses__())
@@ -35,6 +38,7 @@ CLASSES = _classes()
 EXPECTED = {
     "GatewayError": (500, "api_error", "true"),
     "InvalidRequest": (400, "invalid_request_error", "false"),
+    "AmbiguousFraming": (400, "invalid_request_error", "false"),
     "PromptTooLong": (400, "invalid_request_error", "false"),
     "AuthenticationFailed": (401, "authentication_error", "false"),
     "PermissionDenied": (403, "permission_error", "false"),
