@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+import psutil
 
 from tests.bench.lifeline import stop_event
 from tests.fakes.faults import (
@@ -44,6 +45,7 @@ __all__ = [
     "Tally",
     "fault_backend",
     "fault_round",
+    "measure_faults",
     "normal_latencies",
     "run_job",
     "SlowClients",
@@ -125,7 +127,7 @@ async def _normal(client: httpx.AsyncClient, tally: Tally) -> str | None:
     if status == 200 and TEXT in content.decode():
         tally.normal_ms.append(ms)
         return "ok"
-    return None
+    raise AssertionError(f"{status} after {ms:.0f} ms: {content[:200]!r}")
 
 
 async def _streamed(client: httpx.AsyncClient, tally: Tally) -> str | None:
@@ -298,6 +300,84 @@ class SlowClients:
         finally:
             for sock in sent:
                 sock.close()
+
+
+async def _huge_lines_meanwhile(port: int, tally: Tally, stop: asyncio.Event) -> None:
+    """Two clients asking for 50 MB lines, one after another, until `stop`."""
+
+    async def one() -> None:
+        async with new_client(port) as client:
+            while not stop.is_set():
+                await run_job("huge_line", client, tally)
+
+    await asyncio.gather(one(), one())
+
+
+def _p(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q * len(ordered)) - 1))]
+
+
+async def measure_faults(
+    port: int, pid: int, *, seconds: float, samples: int, settle: float = 30.0
+) -> dict[str, float]:
+    """The fault soak's figures: a normal client's latency idle, while 50 MB lines arrive and
+    beside 200 slow clients; then a round of every fault with 200 concurrent streams and the
+    weighted mix for `seconds`; outcomes by kind, unaccounted ones (which must be 0), the
+    gateway's RSS and open descriptors before and after (once memory settled, up to `settle`
+    seconds)."""
+    process = psutil.Process(pid)
+    warm = Tally()
+    async with new_client(port) as client:
+        for name in JOBS:
+            await run_job(name, client, warm)
+    if warm.unaccounted:
+        raise RuntimeError(f"the fault run's warm-up failed: {warm.unaccounted}")
+    # Past a tick of the gateway's heap trimmer (5 s): the start is a settled baseline.
+    await asyncio.sleep(6.0)
+    rss_start, fds_start = process.memory_info().rss, process.num_fds()
+    tally = Tally()
+    idle = await normal_latencies(port, samples)
+    stop = asyncio.Event()
+    lines = asyncio.create_task(_huge_lines_meanwhile(port, tally, stop))
+    await asyncio.sleep(0.5)
+    during_lines = await normal_latencies(port, samples)
+    stop.set()
+    await lines
+    async with SlowClients(port, 200) as slow:
+        beside_slow = await normal_latencies(port, samples)
+    await fault_round(port, tally, streams=200)
+    started = time.monotonic()
+    await soak(port, tally, seconds=seconds)
+    soaked = time.monotonic() - started
+    deadline = time.monotonic() + settle
+    while True:
+        await asyncio.sleep(1.0)
+        rss_end, fds_end = process.memory_info().rss, process.num_fds()
+        back = rss_end - rss_start <= 10 * MB and fds_end <= fds_start + 4
+        if back or time.monotonic() > deadline:
+            break
+    for example in tally.unaccounted:
+        print(f"[bench] unaccounted: {example}", file=sys.stderr)
+    figures = {
+        "soak_seconds": soaked,
+        "requests": tally.requests + len(idle) + len(during_lines) + len(beside_slow),
+        "unaccounted": tally.outcomes["unaccounted"],
+        "normal_idle_p50_ms": _p(idle, 0.5),
+        "normal_idle_p99_ms": _p(idle, 0.99),
+        "normal_huge_lines_p99_ms": _p(during_lines, 0.99),
+        "huge_lines_p99_ratio": _p(during_lines, 0.99) / _p(idle, 0.99),
+        "normal_slow_clients_p99_ms": _p(beside_slow, 0.99),
+        "slow_clients_p99_ratio": _p(beside_slow, 0.99) / _p(idle, 0.99),
+        "slow_connections_opened": slow.opened,
+        "rss_start_mb": rss_start / MB,
+        "rss_end_mb": rss_end / MB,
+        "rss_growth_mb": (rss_end - rss_start) / MB,
+        "fds_start": fds_start,
+        "fds_end": fds_end,
+    }
+    figures |= {f"outcome.{kind}": count for kind, count in sorted(tally.outcomes.items())}
+    return figures
 
 
 def main() -> int:
