@@ -81,6 +81,18 @@ def build_parser(*, gui_checks: Callable[[], list[Check]] | None = None) -> argp
         help="how to talk to the backend (default: auto; applies to --backend, or else to every "
         "configured backend)",
     )
+    serve.add_argument(
+        "--review",
+        choices=("classifier", "rules", "off"),
+        help="auto mode's review of tool calls: the rules then a review model (default), the "
+        "rules alone, or off (Claude Code then asks you to approve the actions it checks)",
+    )
+    serve.add_argument(
+        "--review-model",
+        metavar="MODEL",
+        help="the review model: small (default), big, opus, a name `lmgate backends` lists, or "
+        "BACKEND:MODEL",
+    )
     _config_flag(serve)
     serve.set_defaults(handler=_serve)
 
@@ -545,6 +557,14 @@ def _with_flags(config: GatewayConfig, args: argparse.Namespace) -> GatewayConfi
         value = getattr(args, field, None)
         if value is not None:
             data[field] = value
+    review = getattr(args, "review", None)
+    review_model = getattr(args, "review_model", None)
+    if review is not None or review_model is not None:
+        data["review"] = {
+            **data["review"],
+            **({"mode": review} if review is not None else {}),
+            **({"model": review_model} if review_model is not None else {}),
+        }
     backend = getattr(args, "backend", None)
     protocol = getattr(args, "protocol", None)
     if backend is not None:

@@ -25,6 +25,8 @@ __all__ = [
     "BackendConfig",
     "ConfigLoad",
     "GatewayConfig",
+    "REVIEW_MODES",
+    "ReviewConfig",
     "Timeouts",
     "default_config_path",
     "default_log_dir",
@@ -37,6 +39,8 @@ __all__ = [
 log = logging.getLogger("lmgate.config")
 
 Protocol = Literal["auto", "openai", "anthropic", "ollama"]
+ReviewMode = Literal["classifier", "rules", "off"]
+REVIEW_MODES: tuple[ReviewMode, ...] = ("classifier", "rules", "off")
 APP_NAME = "lmgate"
 _LEGACY_TMP = ".tmp"
 
@@ -52,6 +56,19 @@ class Timeouts(_Model):
     # An answer read whole (not streamed) must be complete this long after the backend took the
     # request: a backend that trickles a byte now and then beats the idle timeout, not this.
     deadline: float = Field(600.0, gt=0)
+
+
+class ReviewConfig(_Model):
+    """Auto mode's review of tool calls (Claude Code's `safeguards`, gateway/api/reviewer.py).
+
+    `classifier`: the rules first, then a model for what they leave undecided; `rules`: the
+    rules alone (a reply they cannot fully judge is answered `unsupported`, so Claude Code asks
+    the user); `off`: every reply is answered `unsupported`."""
+
+    mode: ReviewMode = "classifier"
+    # The classifier: a role ("small", "big", "opus") or a model as `big` takes one.
+    model: str = "small"
+    timeout: float = Field(30.0, gt=0)
 
 
 class BackendConfig(_Model):
@@ -126,6 +143,7 @@ class GatewayConfig(_Model):
     idle_interval: float = Field(60.0, gt=0)
     # The desktop app starts in the tray, without its window (the headless mode ignores it).
     start_hidden: bool = False
+    review: ReviewConfig = Field(default_factory=ReviewConfig)
 
     @property
     def base_url(self) -> str:

@@ -47,6 +47,7 @@ LIVE_FIELDS = frozenset(
         "capture_max_bytes",
         "log_level",
         "start_hidden",
+        "review",
     }
 )
 

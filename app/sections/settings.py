@@ -1,5 +1,6 @@
 """Settings: address and port, the gateway token (kept in the keyring), start at login, start
-hidden, log level and body capture. Everything is saved to the config file `lmgate serve` reads.
+hidden, log level, body capture and auto mode's review. Everything is saved to the config file
+`lmgate serve` reads.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.controller import MASK, GatewayController
+from app.sections.review_settings import ReviewBox
 from app.signals import emit
 from gateway.autostart import Autostart
 
@@ -122,6 +124,9 @@ class SettingsPage(QWidget):
             app_form.addWidget(widget)
         app_form.addLayout(levels)
         layout.addWidget(app)
+
+        self.review = ReviewBox(controller)
+        layout.addWidget(self.review)
 
         self.path = QLabel()
         self.path.setWordWrap(True)

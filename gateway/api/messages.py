@@ -16,6 +16,7 @@ from gateway.api.guard import read_body
 from gateway.api.plan import counts_prompt, make_plan, swap_warning
 from gateway.api.record import RecordDraft, new_id, redact_headers
 from gateway.api.relay import FixedAnswer, MessagesRelay
+from gateway.api.reviewer import reviewer_for, without_safeguards
 from gateway.api.state import GatewayState
 from gateway.errors import GatewayError
 from gateway.routing import ROLE_MODELS, resolve
@@ -71,12 +72,16 @@ async def create_message(request: Request) -> Response | MessagesRelay | FixedAn
         if config.capture_bodies and len(body) <= config.capture_max_bytes:
             draft.request_body = redacted_request(req)
             draft.extra["headers"] = redact_headers(headers)
+        review = reviewer_for(req, state, draft)
+        req, raw, client_headers = without_safeguards(req, raw, request.headers)
         if is_web_search_request(req):
             draft.route_rule = draft.request_class = "web-search"
             draft.warnings.append("web search is not available through a local model")
             message = text_message(
                 WEB_SEARCH_NOTICE, client_model=req["model"], message_id=new_id("msg_")
             )
+            if review is not None:
+                message = await review.on_message(message)
             return FixedAnswer(message, stream=stream, draft=draft, bus=state.bus)
         registry = state.registry
         assert registry is not None
@@ -101,7 +106,7 @@ async def create_message(request: Request) -> Response | MessagesRelay | FixedAn
             state.counter,
             protocols=state.protocols,
             stream=stream,
-            client_headers=dict(request.headers),
+            client_headers=client_headers,
         )
         # Counting is pure Python (~0.1 ms per KB not seen before) and the first count loads the
         # BPE tables (~0.3 s): a large body, or the first, is planned off the event loop.
@@ -144,6 +149,7 @@ async def create_message(request: Request) -> Response | MessagesRelay | FixedAn
         ping_interval=config.ping_interval,
         on_unreachable=registry.probe_soon,
         capture=config.capture_bodies,
+        review=review,
         max_line=config.max_stream_line_bytes,
     )
 

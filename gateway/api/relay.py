@@ -18,7 +18,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import orjson
@@ -38,6 +38,9 @@ from gateway.translate.sse import encode
 from gateway.translate.stream import Event, events_from_message
 from gateway.upstream.client import MAX_JSON_BODY, Upstream
 from gateway.upstream.protocol import ReplySpec, StreamDecoder, Unstreamed
+
+if TYPE_CHECKING:
+    from gateway.api.reviewer import Reviewer
 
 __all__ = ["FixedAnswer", "MessagesRelay"]
 
@@ -73,6 +76,7 @@ class MessagesRelay(Response):
         ping_interval: float,
         on_unreachable: Callable[[], None] | None = None,
         capture: bool = False,
+        review: Reviewer | None = None,
         max_line: int = DEFAULT_MAX_LINE,
     ) -> None:
         self.upstream = upstream
@@ -87,6 +91,8 @@ class MessagesRelay(Response):
         self.ping_interval = ping_interval
         self.on_unreachable = on_unreachable
         self.capture = capture
+        # Auto mode's review: it holds the final message_delta until the verdicts are in.
+        self.review = review
         self.reply = ReplySpec(
             message_id,
             client_model,
@@ -195,6 +201,9 @@ class MessagesRelay(Response):
                 if done:
                     break
         final = decoder.finish()
+        if self.review is not None:
+            await self._forward(final)  # all but the final message_delta, which waits
+            final = await self.review.release()
         self.draft.stop_reason = decoder.stop_reason
         self._note(*decoder.notes())
         await self._emit(final, last=True)
@@ -206,6 +215,8 @@ class MessagesRelay(Response):
         self.draft.warnings.extend(warnings)
 
     async def _forward(self, events: list[Event]) -> None:
+        if self.review is not None:
+            events = self.review.hold(events)
         if not events:
             return
         if self.committed or self.decoder.has_content:
@@ -236,6 +247,8 @@ class MessagesRelay(Response):
     async def _relay_once(self) -> None:
         message = await self._fetch()
         message["id"] = self.message_id  # native backends use their own ids (chatcmpl-…)
+        if self.review is not None:
+            message = await self.review.on_message(message)
         self._finished(message)
         await self._respond_json(orjson.dumps(message))
 
@@ -254,6 +267,8 @@ class MessagesRelay(Response):
                     f"tool_choice not honoured: the model did not call {wanted}"
                 )
         message["id"] = self.message_id
+        if self.review is not None:
+            message = await self.review.on_message(message)
         self._finished(message)
         if not self.stream:
             await self._respond_json(orjson.dumps(message))

@@ -40,7 +40,9 @@ class Verdict:
         if self.outcome == "unavailable":
             return {"type": "unavailable", "reason": self.reason}
         if self.outcome == "flagged":
-            return {"type": "evaluated", "outcome": "flagged", "explanation": self.explanation}
+            # Claude Code 2.1.332 shows "Reason: <explanation>." and adds the full stop itself.
+            said = self.explanation.rstrip(".") or self.explanation
+            return {"type": "evaluated", "outcome": "flagged", "explanation": said}
         return {"type": "evaluated", "outcome": "not_flagged"}
 
 

@@ -335,7 +335,9 @@ class StreamTranslator:
 
 def events_from_message(message: dict[str, Any]) -> list[Event]:
     """A complete message as the event sequence a stream of it would have produced."""
-    start = {**message, "content": [], "stop_reason": None, "stop_sequence": None}
+    # Auto mode's verdicts ride the final message_delta, never the message_start.
+    start = {k: v for k, v in message.items() if k != "safeguard_results"}
+    start.update(content=[], stop_reason=None, stop_sequence=None)
     usage: dict[str, Any] = {
         "input_tokens": 0,
         "cache_creation_input_tokens": 0,
@@ -382,6 +384,11 @@ def events_from_message(message: dict[str, Any]) -> list[Event]:
                 "delta": {
                     "stop_reason": message.get("stop_reason"),
                     "stop_sequence": message.get("stop_sequence"),
+                    **(
+                        {"safeguard_results": message["safeguard_results"]}
+                        if "safeguard_results" in message
+                        else {}
+                    ),
                 },
                 "usage": usage,
             },

@@ -25,6 +25,7 @@ from tests.bench.faults import measure_faults
 from tests.bench.load import measure_soak, measure_streams64
 from tests.bench.processes import Child, Cores, bench_env, plan_cores, spawn
 from tests.bench.report import render_report
+from tests.bench.review import measure_review
 from tests.bench.tokens import measure_tokens
 from tests.bench.workloads import (
     Targets,
@@ -49,6 +50,7 @@ SECTIONS = (
     "desktop",
     "tokens",
     "fakes",
+    "review",
 )
 FLOWS = ("latency", "throughput", "stream", "fixtures", "streams64")
 TRANSPORTS = ("aiohttp", "httpx")
@@ -77,10 +79,12 @@ class Settings:
     token_runs: int
     # Normal requests timed in each phase of the fault soak (idle, huge lines, slow clients).
     fault_samples: int
+    # Tool-call turns per variant in the review section (a multiple of 5).
+    review_turns: int = 50
 
 
 FULL = Settings(7, 200, 5, 3200, 30, 15, 5, 10.0, 250, 2.0, 7, 500)
-QUICK = Settings(3, 40, 2, 320, 3, 2, 1, 1.0, 50, 0.5, 2, 100)
+QUICK = Settings(3, 40, 2, 320, 3, 2, 1, 1.0, 50, 0.5, 2, 100, review_turns=10)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -246,6 +250,9 @@ def run(
             figures |= {f"tokens.{k}": v for k, v in measure_tokens(settings.token_runs).items()}
         if "fakes" in sections:
             figures |= _compare_fakes(transports[0], settings, cores, env, logs)
+        if "review" in sections:
+            _progress("auto-mode review of a tool-call turn")
+            figures |= {f"review.{k}": v for k, v in measure_review(settings.review_turns).items()}
     return figures
 
 

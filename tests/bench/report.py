@@ -262,6 +262,17 @@ def render_report(figures: Figures, meta: Mapping[str, str], transports: Sequenc
             ["outcome", "count"],
             [[k.removeprefix("faults.outcome."), _fmt(figures[k], 0)] for k in outcomes],
         )
+    review = sorted(k for k in figures if k.startswith("review."))
+    if review:
+        out += [
+            "",
+            "auto-mode review of a streamed tool-call turn (medians; ratio against the same "
+            "turn without safeguards; the suite's FakeBackend and the gateway in one process, "
+            "the fake answering as the review model)",
+        ]
+        out += _table(
+            ["figure", "value"], [[k.removeprefix("review."), _fmt(figures[k], 3)] for k in review]
+        )
     fakes = sorted(k for k in figures if k.startswith("fakes."))
     if fakes:
         out += [

@@ -25,6 +25,8 @@ FAKE_FIGURES = (
     "stream.fake_cpu_per_chunk_ms",
 )
 
+REVIEW_FIGURES = ("plain_turn_ms", "reviewed_turn_ms", "added_ms", "ratio")
+
 
 def _args(*argv: str) -> argparse.Namespace:
     return build_parser().parse_args(list(argv))
@@ -67,6 +69,7 @@ def test_quick_run_reports_every_figure(tmp_path: Path) -> None:
     expected += [f"soak.{h.key}" for h in SOAK]
     expected += [f"faults.{h.key}" for h in FAULTS]
     expected += [f"fakes.{f}.{k}" for f in ("lean", "fakebackend") for k in FAKE_FIGURES]
+    expected += [f"review.{v}.{k}" for v in ("rules", "classifier") for k in REVIEW_FIGURES]
     missing = [key for key in expected if key not in figures]
     assert not missing, f"figures missing from the JSON: {missing}"
     broken = {k: v for k, v in figures.items() if not math.isfinite(v)}

@@ -23,6 +23,7 @@ from tests.fakes.replies import (
     MalformedSSE,
     Reasoning,
     Reply,
+    Respond,
     SilenceAfter,
     Stall,
     Text,
@@ -91,6 +92,8 @@ _SSE_HEADERS = [("content-type", "text/event-stream"), ("cache-control", "no-cac
 
 
 def plan_reply(reply: Reply, render: ContentRenderer) -> Plan:
+    if isinstance(reply, Respond):
+        raise TypeError("a Respond reply is made by the server, from the request it answers")
     if isinstance(reply, Error):
         return error_plan(reply)
     if isinstance(reply, Stall):

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
@@ -32,6 +32,7 @@ __all__ = [
     "MalformedSSE",
     "Reasoning",
     "Reply",
+    "Respond",
     "SilenceAfter",
     "Stall",
     "Text",
@@ -240,8 +241,17 @@ class Held:
     then: Reply = field(default_factory=Text)
 
 
+@dataclass(frozen=True)
+class Respond:
+    """A reply made when the request comes, from its JSON body (a review model that answers for
+    the tool ids it was asked about)."""
+
+    make: Callable[[Any], Reply]
+
+
 Reply: TypeAlias = (
     Content
+    | Respond
     | Error
     | Stall
     | HeadersThenSilence

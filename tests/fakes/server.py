@@ -25,7 +25,7 @@ from tests.fakes.ollama import Ollama
 from tests.fakes.ollama_chat import ollama_chat_plan
 from tests.fakes.playback import Message, Receive, Scope, Send, play
 from tests.fakes.render import ChatRenderer, Plan, error_plan, plan_reply
-from tests.fakes.replies import Reply, Text
+from tests.fakes.replies import Reply, Respond, Text
 from tests.fakes.strict import content_violation, role_order_violation
 
 __all__ = [
@@ -321,9 +321,9 @@ class FakeBackend(ServedApp):
         if dialect == "openai":
             plan = self._chat(body)
         elif dialect == "anthropic":
-            plan = messages_plan(self.flavour, body, self._take_reply)
+            plan = messages_plan(self.flavour, body, lambda: self._take_reply(body))
         elif dialect == "ollama":
-            plan = ollama_chat_plan(self.flavour, body, self._take_reply)
+            plan = ollama_chat_plan(self.flavour, body, lambda: self._take_reply(body))
         else:
             answer = self.flavour.route(method, path, body) or self.flavour.unknown(method, path)
             plan = _response_plan(answer)
@@ -345,9 +345,12 @@ class FakeBackend(ServedApp):
                 self._disconnects += 1
                 self._lock.notify_all()
 
-    def _take_reply(self) -> Reply:
+    def _take_reply(self, body: Any) -> Reply:
         with self._lock:
-            return self._replies.popleft() if self._replies else self.default_reply
+            reply = self._replies.popleft() if self._replies else self.default_reply
+        while isinstance(reply, Respond):
+            reply = reply.make(body)
+        return reply
 
     def _chat(self, body: Any) -> Plan:
         flavour = self.flavour
@@ -369,7 +372,7 @@ class FakeBackend(ServedApp):
             prompt_tokens = flavour.context_length
         if refusal is not None:
             return error_plan(refusal)
-        reply = self._take_reply()
+        reply = self._take_reply(body)
         options = body.get("stream_options")
         ctx = ChatContext(
             model=model if isinstance(model, str) else flavour.models[0],

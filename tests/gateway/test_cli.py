@@ -168,6 +168,25 @@ def test_serve_protocol_flag(
     assert [(b.id, b.protocol) for b in served.config.backends] == [("lms", "auto")]
 
 
+def test_serve_review_flags(
+    served: Served, memory: MemoryKeyring, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(capsys, "serve")[0] == 0
+    assert (served.config.review.mode, served.config.review.model) == ("classifier", "small")
+    path = tmp_path / "review.toml"
+    path.write_text('[review]\nmode = "off"\nmodel = "big"\ntimeout = 12.5\n', encoding="utf-8")
+    served.calls.clear()
+    assert run(capsys, "serve", "--config", str(path), "--review", "rules")[0] == 0
+    review = served.config.review
+    assert (review.mode, review.model, review.timeout) == ("rules", "big", 12.5)
+    served.calls.clear()
+    argv = ["serve", "--config", str(path), "--review-model", "remote:gpt-5-mini"]
+    assert run(capsys, *argv)[0] == 0
+    assert (served.config.review.mode, served.config.review.model) == ("off", "remote:gpt-5-mini")
+    with pytest.raises(SystemExit):
+        run(capsys, "serve", "--review", "sometimes")
+
+
 @pytest.mark.parametrize("argv", [[], ["--port", "9300"]])
 def test_no_command_means_serve(
     served: Served, memory: MemoryKeyring, capsys: pytest.CaptureFixture[str], argv: list[str]

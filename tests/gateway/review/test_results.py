@@ -77,3 +77,11 @@ def test_results_go_top_level_in_a_message_and_into_the_final_delta() -> None:
     assert "safeguard_results" not in event["delta"]
     with pytest.raises(ValueError, match="message_delta"):
         with_results_in_delta({"type": "message_stop"}, EXPECTED)
+
+
+def test_the_explanation_goes_out_without_its_full_stop() -> None:
+    # Claude Code adds one: "Reason: It force-pushes.." otherwise. The record keeps the sentence.
+    verdict = flagged("rules", "It force-pushes main.")
+    assert verdict.explanation == "It force-pushes main."
+    assert verdict.as_json()["explanation"] == "It force-pushes main"
+    assert flagged("rules", "...").as_json()["explanation"] == "..."
