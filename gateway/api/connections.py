@@ -21,10 +21,12 @@ from gateway.api.error_answers import send_error
 from gateway.api.framing import AnthropicHttpToolsProtocol
 from gateway.errors import Overloaded
 
-__all__ = ["GuardedHttpProtocol", "connection_limit", "guarded_protocol"]
+__all__ = ["GuardedHttpProtocol", "TooManyConnections", "connection_limit", "guarded_protocol"]
 
 
-class _TooManyConnections(Overloaded):
+class TooManyConnections(Overloaded):
+    """529 past the connection limit."""
+
     def headers(self) -> dict[str, str]:
         # Closed after the answer: the point is to have fewer connections open.
         return {**super().headers(), "connection": "close"}
@@ -84,7 +86,7 @@ class GuardedHttpProtocol(AnthropicHttpToolsProtocol):
 
 
 async def _refuse(limit: int, scope: Scope, receive: Receive, send: Send) -> None:
-    error = _TooManyConnections(
+    error = TooManyConnections(
         f"the gateway has more than {limit} connections open; try again in a moment",
         retry_after=1,
     )
