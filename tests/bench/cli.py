@@ -355,8 +355,9 @@ def _meta(
             "a raw backend answering each request with the fault it names (50 MB stream lines, "
             "streams cut or broken, trickled answers, silence after the headers) and clients that "
             "leave mid-stream or dribble their headers, beside normal requests and streams; the "
-            "gateway with idle and deadline timeouts of 2 s, header timeout 2 s; normal-request "
-            "p99 idle, during 50 MB lines and beside 200 slow clients; then a round with 200 "
+            "gateway with an idle timeout of 2 s, a deadline of 8 s, a header timeout of 2 s; "
+            "normal-request p99 idle, during 50 MB lines and beside 200 slow clients; then a "
+            "round with 200 "
             "concurrent streams and the weighted mix from 8 clients"
         )
     return meta
