@@ -8,6 +8,7 @@ batches, so a burst of requests costs one model update, not thousands.
 
 from __future__ import annotations
 
+import re
 import time
 from collections import OrderedDict, deque
 from dataclasses import dataclass
@@ -47,6 +48,7 @@ COLUMNS = (
     "Tok/s",
 )
 _NUMERIC = frozenset(range(6, len(COLUMNS)))
+_DATED = re.compile(r"-20\d{6}$")
 ModelIndex = QModelIndex | QPersistentModelIndex
 
 
@@ -125,7 +127,9 @@ class Row:
             case 2:
                 return self.klass
             case 3:
-                return self.asked
+                # The date stamp Claude Code adds ("-20251001") names no other model: left out
+                # here, kept in the details and the search.
+                return _DATED.sub("", self.asked)
             case 4:
                 return self.routed
             case 5:
@@ -151,12 +155,6 @@ class Row:
                 return f"{rate:.1f}" if rate < 100 else f"{rate:,.0f}"
         return ""
 
-    def matches(self, text: str) -> bool:
-        haystack = " ".join(
-            (self.request_id, self.session, self.klass, self.asked, self.routed, str(self.status))
-        )
-        return text.lower() in (haystack + " " + (self.error or "")).lower()
-
 
 def request_class(record: RequestRecord) -> str:
     """What kind of request this was, as the gateway saw it."""
@@ -171,11 +169,19 @@ def request_class(record: RequestRecord) -> str:
     return "main"
 
 
+# A rate needs some generating time and more than a token or two to mean anything: a 2 ms reply
+# (a cached or refused answer) would otherwise read as tens of thousands of tokens a second.
+MIN_RATE_MS = 100.0
+MIN_RATE_TOKENS = 4
+
+
 def _tokens_per_s(record: RequestRecord) -> float | None:
-    if not record.output_tokens or not record.latency_ms:
+    if not record.output_tokens or not record.latency_ms or record.status >= 400:
         return None
     generating = record.latency_ms - (record.ttft_ms or 0.0)
-    return record.output_tokens / (generating / 1000) if generating > 0 else None
+    if generating < MIN_RATE_MS or record.output_tokens < MIN_RATE_TOKENS:
+        return None
+    return record.output_tokens / (generating / 1000)
 
 
 def _ms(value: float | None) -> str:
@@ -319,6 +325,9 @@ class RequestLogModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.ForegroundRole and column == 6 and row.status >= 400:
             return QColor("#e03131")
         if role == Qt.ItemDataRole.ToolTipRole:
+            if column in (3, 4) and not row.error:
+                text = row.asked if column == 3 else row.routed
+                return text + (f"  (route: {row.route_rule})" if row.route_rule else "")
             return row.error or (f"route: {row.route_rule}" if row.route_rule else None)
         if role == Qt.ItemDataRole.UserRole:
             return row

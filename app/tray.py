@@ -12,7 +12,9 @@ from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
 from app.controller import HEALTH_TEXT, GatewayController
 from app.icons import tray_icon
-from app.model_advice import model_details, routed
+from app.model_advice import context_label, model_details, routed
+from app.model_loading import ModelLoader
+from app.profiles import active_profile, switch_profile
 from gateway.envline import default_shell
 
 __all__ = ["Tray"]
@@ -25,10 +27,12 @@ class Tray(QObject):
         *,
         open_window: Callable[[], None],
         quit_app: Callable[[], None],
+        loader: ModelLoader | None = None,
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
         self.controller = controller
+        self.loader = loader or ModelLoader(controller, self)
         self._open_window = open_window
         self._quit_app = quit_app
         self.menu = QMenu()
@@ -81,6 +85,11 @@ class Tray(QObject):
         c = self.controller
         menu = self.menu
         menu.clear()
+        # clear() drops the actions, not the submenus made by addMenu: without this each opening
+        # would leave its submenus behind, and the tray's memory would grow.
+        for sub in menu.findChildren(QMenu):
+            sub.setParent(None)
+            sub.deleteLater()
         status = menu.addAction(f"LM Gate {_health(c)} · {c.url}")
         status.setEnabled(False)
         for line in (c.error, c.keyring_note() if c.state == "running" else None):
@@ -95,6 +104,8 @@ class Tray(QObject):
             start.setEnabled(c.state in ("stopped", "failed"))
         self._model_menu(menu, "big", "Big model (Sonnet)")
         self._model_menu(menu, "small", "Small model (Haiku)")
+        self._loading_menu(menu)
+        self._profile_menu(menu)
         menu.addSeparator()
         menu.addAction("Copy export line", self.copy_export)
         menu.addAction("Open LM Gate", lambda: self._open_window())
@@ -133,6 +144,65 @@ class Tray(QObject):
             empty = sub.addAction("No model is loaded")
             empty.setEnabled(False)
         sub.setEnabled(c.state == "running" or bool(loaded))
+
+    def _loading_menu(self, menu: QMenu) -> None:
+        """ "Load a model" with what is not in memory, "Unload a model" with what is, on the
+        backends LM Gate can load on; each with its context length or the job running."""
+        c = self.controller
+        loadable = [
+            m
+            for m in c.snapshot.models
+            if m.kind != "embedding"
+            and self.loader.why_not(f"{m.backend_id}:{m.name}") in (None, "busy")
+        ]
+        load = menu.addMenu("Load a model")
+        load.setObjectName("loadMenu")
+        unload = menu.addMenu("Unload a model")
+        unload.setObjectName("unloadMenu")
+        for model in loadable:
+            target = f"{model.backend_id}:{model.name}"
+            job = self.loader.jobs.get(target)
+            label = f"{model.name} ({model.backend_id})"
+            if job is not None:
+                busy = (load if job.action == "load" else unload).addAction(job.text())
+                busy.setEnabled(False)
+                continue
+            if model.loaded is False:
+                chosen = self.loader.context_for(target)
+                window = context_label(chosen).removesuffix(" context") if chosen else "default"
+                action = load.addAction(f"{label} · {window} context")
+                action.triggered.connect(lambda _=False, t=target: self.loader.load(t))
+            else:
+                action = unload.addAction(label)
+                action.triggered.connect(lambda _=False, t=target: self.loader.unload(t))
+        for sub, empty in ((load, "Nothing to load"), (unload, "Nothing loaded")):
+            if sub.isEmpty():
+                none = sub.addAction(empty)
+                none.setEnabled(False)
+
+    def _profile_menu(self, menu: QMenu) -> None:
+        profiles = self.controller.config.profiles
+        if not profiles:
+            return
+        sub = menu.addMenu("Profile")
+        sub.setObjectName("profileMenu")
+        group = QActionGroup(sub)
+        group.setExclusive(True)
+        active = active_profile(self.controller.config)
+        for name in sorted(profiles):
+            action = QAction(name, sub)
+            action.setCheckable(True)
+            action.setChecked(name == active)
+            action.triggered.connect(lambda _=False, n=name: switch_profile(self.controller, n))
+            group.addAction(action)
+            sub.addAction(action)
+
+    def notify(self, title: str, text: str) -> bool:
+        """A tray message; False where the tray cannot show one."""
+        if not (self.icon.isVisible() and QSystemTrayIcon.supportsMessages()):
+            return False
+        self.icon.showMessage(title, text, QSystemTrayIcon.MessageIcon.Information, 8000)
+        return True
 
     def copy_export(self) -> None:
         QGuiApplication.clipboard().setText(

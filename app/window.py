@@ -8,6 +8,7 @@ from PySide6.QtCore import QEvent, QSize
 from PySide6.QtGui import QCloseEvent, QHideEvent, QKeySequence, QShortcut, QShowEvent
 from PySide6.QtWidgets import (
     QHBoxLayout,
+    QLabel,
     QListWidget,
     QListWidgetItem,
     QMainWindow,
@@ -18,17 +19,30 @@ from PySide6.QtWidgets import (
 
 from app.banner import Banner
 from app.controller import GatewayController
+from app.history import HISTORY_NAME, History
 from app.icons import app_icon, section_icon
+from app.model_loading import ModelLoader
 from app.request_log import RequestLogModel
+from app.sections.about import AboutPage
 from app.sections.backends import BackendsPage
 from app.sections.models import ModelsPage
 from app.sections.overview import OverviewPage
 from app.sections.requests import RequestsPage
 from app.sections.settings import SettingsPage
+from app.sections.usage import UsagePage
 from gateway import claude_settings
 from gateway.autostart import Autostart
 
-__all__ = ["MainWindow"]
+__all__ = ["MainWindow", "default_size"]
+
+
+def default_size(char_width: int, line_spacing: int, available: QSize | None) -> QSize:
+    """About 1280 × 800 at the usual 9 pt UI font (213 × 57 of its characters and lines, the
+    same look at 100 % and 200 %), within the screen's free area."""
+    wanted = QSize(char_width * 213, line_spacing * 57)
+    if available is None or available.isEmpty():
+        return wanted
+    return wanted.boundedTo(QSize(available.width() * 97 // 100, available.height() * 95 // 100))
 
 
 class MainWindow(QMainWindow):
@@ -41,6 +55,7 @@ class MainWindow(QMainWindow):
         launch_command: Sequence[str],
         quit_app: Callable[[], None],
         has_tray: Callable[[], bool],
+        history: History | None = None,
     ) -> None:
         super().__init__()
         self.controller = controller
@@ -51,16 +66,24 @@ class MainWindow(QMainWindow):
         self.setObjectName("mainWindow")
 
         self.overview = OverviewPage(controller)
-        self.models = ModelsPage(controller, lambda: log.images_seen)
+        self.loader = ModelLoader(controller, self)
+        self.models = ModelsPage(controller, lambda: log.images_seen, self.loader)
         self.backends = BackendsPage(controller)
         self.requests = RequestsPage(controller, log)
         self.settings = SettingsPage(controller, autostart, launch_command)
+        self.about = AboutPage(controller)
+        self.history = history or History(
+            controller.config_path.with_name(HISTORY_NAME), controller.background, self
+        )
+        self.usage = UsagePage(controller, self.history)
         self.pages: list[QWidget] = [
             self.overview,
             self.models,
             self.backends,
             self.requests,
+            self.usage,
             self.settings,
+            self.about,
         ]
 
         self.sidebar = QListWidget()
@@ -77,7 +100,7 @@ class MainWindow(QMainWindow):
             self.stack.addWidget(page)
             shortcut = QShortcut(QKeySequence(f"Ctrl+{number}"), self)
             shortcut.activated.connect(lambda n=number - 1: self.sidebar.setCurrentRow(n))
-        width = max(self.sidebar.sizeHintForColumn(0), 120) + 36
+        width = max(self.sidebar.sizeHintForColumn(0), 110) + 24
         self.sidebar.setFixedWidth(width)
         self.sidebar.currentRowChanged.connect(self.stack.setCurrentIndex)
 
@@ -92,6 +115,10 @@ class MainWindow(QMainWindow):
         layout.addLayout(right, 1)
         self.setCentralWidget(central)
         self.statusBar().setSizeGripEnabled(True)
+        # The address and counts stay on the right; notices come and go on the left.
+        self.where = QLabel()
+        self.where.setObjectName("statusWhere")
+        self.statusBar().addPermanentWidget(self.where)
 
         QShortcut(QKeySequence(QKeySequence.StandardKey.Close), self, self.close)
         QShortcut(QKeySequence(QKeySequence.StandardKey.Quit), self, quit_app)
@@ -154,9 +181,11 @@ class MainWindow(QMainWindow):
     def _state_changed(self, state: str) -> None:
         if state == "running":
             self.banner.clear("port")
-        self.statusBar().showMessage(
-            f"{self.controller.url} · {len(self.controller.snapshot.models)} models "
-            f"on {len(self.controller.snapshot.backends)} backends"
+        snapshot = self.controller.snapshot
+        models = len([m for m in snapshot.models if m.kind != "embedding"])
+        backends = len(self.backends.rows())
+        self.where.setText(
+            f"{self.controller.url} · {models} models on {backends} backends"
             if state == "running"
             else state.capitalize()
         )
@@ -175,9 +204,10 @@ class MainWindow(QMainWindow):
         self.controller.background.submit(claude_settings.applied_url, check)
 
     def _default_size(self) -> QSize:
-        # About 150 × 44 characters of the UI font: the same look at 100 % and 200 %.
+        screen = self.screen()
+        available = screen.availableGeometry().size() if screen is not None else None
         metrics = self.fontMetrics()
-        return QSize(metrics.averageCharWidth() * 150, metrics.lineSpacing() * 44)
+        return default_size(metrics.averageCharWidth(), metrics.lineSpacing(), available)
 
     # --- visibility ----------------------------------------------------------------------------
 
@@ -199,7 +229,8 @@ class MainWindow(QMainWindow):
 
     def changeEvent(self, event: QEvent) -> None:
         super().changeEvent(event)
-        if event.type() == QEvent.Type.PaletteChange:
+        if event.type() in (QEvent.Type.PaletteChange, QEvent.Type.ApplicationPaletteChange):
+            self.banner.follow_palette()
             for row, page in enumerate(self.pages):
                 item = self.sidebar.item(row)
                 if item is not None:

@@ -4,8 +4,11 @@
 can show the change first; `write` then puts it in place atomically, keeping the file's mode.
 A manifest beside the settings (`settings.json.lmgate.json`) records, for every key written, the
 value it replaced and the value written: restore puts back only the keys that still hold what
-LM Gate wrote, so anything the user changed later survives. The untouched original is copied to
-`settings.json.lmgate-backup` on the first apply, for recovery by hand.
+LM Gate wrote, so anything the user changed later survives. The manifest also keeps the file as
+it was and as LM Gate wrote it: when nothing changed the file since, restore gives back the
+original byte for byte (or removes a file LM Gate created). The untouched original is copied to
+`settings.json.lmgate-backup` on the first apply, for recovery by hand while the settings are
+applied; restore removes it with the manifest, so nothing stays behind.
 
 The gateway token never goes into the file: Claude Code's `apiKeyHelper` runs `lmgate token`.
 """
@@ -65,6 +68,7 @@ class SettingsChange:
     after: str
     manifest: dict[str, Any] | None  # None: the manifest is removed (a restore)
     action: str  # "apply" | "restore"
+    remove: bool = False  # the restore removes the file (LM Gate created it)
 
     @property
     def changed(self) -> bool:
@@ -153,14 +157,28 @@ def plan_apply(
             entries.append(
                 {"key": key, **_dump_value("previous", previous), **_dump_value("written", target)}
             )
+    after = _dumps(data, before)
     manifest = {
         "version": 1,
         "applied_at": time.time(),
         "base_url": config.base_url,
         "had_env": had_env,
         "keys": entries,
+        "exact": _exact(old, before, after),
     }
-    return SettingsChange(path, before, _dumps(data, before), manifest, "apply")
+    return SettingsChange(path, before, after, manifest, "apply")
+
+
+def _exact(old: dict[str, Any] | None, before: str | None, after: str) -> dict[str, Any] | None:
+    """The file before LM Gate's first apply and as LM Gate last wrote it, for an exact restore;
+    None when a re-apply finds the file changed by someone else since (then the original no
+    longer holds everything worth keeping)."""
+    if old is None:
+        return {"before": before, "after": after}
+    previous = old.get("exact")
+    if isinstance(previous, dict) and previous.get("after") == before:
+        return {"before": previous.get("before"), "after": after}
+    return None
 
 
 def plan_restore(path: Path | None = None) -> SettingsChange:
@@ -173,6 +191,14 @@ def plan_restore(path: Path | None = None) -> SettingsChange:
             "there is nothing to restore"
         )
     before, data = _read(path)
+    exact = manifest.get("exact")
+    if isinstance(exact, dict) and before is not None and exact.get("after") == before:
+        # Nothing changed the file since LM Gate wrote it: the original, byte for byte.
+        original = exact.get("before")
+        if original is None:
+            return SettingsChange(path, before, "", None, "restore", remove=True)
+        if isinstance(original, str):
+            return SettingsChange(path, before, original, None, "restore")
     for entry in manifest.get("keys", []):
         key = entry["key"]
         if _same(_get(data, key), _load_value(entry, "written")):
@@ -196,9 +222,13 @@ def write(plan: SettingsChange) -> None:
         original = plan.path.with_name(plan.path.name + BACKUP_SUFFIX)
         write_atomic(original, target.read_bytes(), backup=False, mode=mode)
     # No `.bak`: the manifest and the untouched original above are how a change is undone.
-    write_atomic(target, plan.after, backup=False, mode=mode)
+    if plan.remove:
+        target.unlink(missing_ok=True)
+    else:
+        write_atomic(target, plan.after, backup=False, mode=mode)
     if plan.manifest is None:
         manifest_path.unlink(missing_ok=True)
+        plan.path.with_name(plan.path.name + BACKUP_SUFFIX).unlink(missing_ok=True)
     else:
         write_atomic(manifest_path, json.dumps(plan.manifest, indent=2) + "\n", backup=False)
 
@@ -218,7 +248,8 @@ def applied_url(path: Path | None = None) -> str | None:
 
 def _read(path: Path) -> tuple[str | None, dict[str, Any]]:
     try:
-        text = path.read_text(encoding="utf-8")
+        # Bytes, then UTF-8: read_text would turn CRLF into LF, and restore must be exact.
+        text = path.read_bytes().decode("utf-8")
     except FileNotFoundError:
         return None, {}
     except (OSError, UnicodeDecodeError) as exc:

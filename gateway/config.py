@@ -143,6 +143,17 @@ class GatewayConfig(_Model):
     idle_interval: float = Field(60.0, gt=0)
     # The desktop app starts in the tray, without its window (the headless mode ignores it).
     start_hidden: bool = False
+    # The desktop app's look ("system" follows the OS's light or dark scheme) and its tray
+    # messages (a backend down or back, a needed model unloaded, requests failing); both are
+    # the app's alone.
+    theme: Literal["system", "light", "dark"] = "system"
+    notifications: bool = True
+    # Context length to load a model with from the app, by "backend:model" (none: the
+    # backend's default).
+    load_context: dict[str, int] = Field(default_factory=dict)
+    # Named setups the app switches between (backends and models), by name: each holds the
+    # values of `app.profiles.PROFILE_FIELDS` as they were saved.
+    profiles: dict[str, dict[str, Any]] = Field(default_factory=dict)
     review: ReviewConfig = Field(default_factory=ReviewConfig)
 
     @property

@@ -47,6 +47,10 @@ LIVE_FIELDS = frozenset(
         "capture_max_bytes",
         "log_level",
         "start_hidden",
+        "theme",
+        "notifications",
+        "load_context",
+        "profiles",
         "review",
     }
 )

@@ -4,7 +4,9 @@ in-process gateway."""
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+import shutil
+import tempfile
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -12,9 +14,12 @@ import pytest
 from hypothesis import settings
 
 from tests.fakes import FakeBackend, free_port
+from tests.parallel import LOCKS_VARIABLE, Scheduling, run_lock, workers
 from tests.provision import ensure_claude_code, ensure_debian_packages
 
 if TYPE_CHECKING:
+    from xdist.remote import Producer
+
     from gateway.events import EventBus
     from gateway.runner import GatewayServer
 
@@ -30,12 +35,61 @@ if os.environ.get("CI"):
 # Re-exported: tests that need a port nobody listens on call free_port().
 __all__ = ["free_port"]
 
+_LOCKS = pytest.StashKey[str]()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config: pytest.Config) -> None:
+    """`-n auto` (pyproject's addopts) becomes the number of workers tests.parallel chooses for
+    the selected marks. Runs before pytest-xdist reads the option."""
+    if config.option.numprocesses == "auto":  # not when a number is given: `-n 0`, `-n 4`
+        config.option.numprocesses = workers(config.option.markexpr)
+
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
         "real_keyring: use the system keyring instead of the null backend the suite forces",
     )
+    if config.option.numprocesses and not os.environ.get("PYTEST_XDIST_WORKER"):
+        # The controlling process of a parallel run: its workers, started after this, inherit
+        # the folder of the run's lock.
+        folder = tempfile.mkdtemp(prefix="lmgate-test-run-")
+        config.stash[_LOCKS] = folder
+        os.environ[LOCKS_VARIABLE] = folder
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    lock = run_lock()
+    if lock is not None:
+        lock.close()
+    folder = config.stash.get(_LOCKS, None)
+    if folder is not None:
+        shutil.rmtree(folder, ignore_errors=True)
+        os.environ.pop(LOCKS_VARIABLE, None)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item) -> Generator[None, object, object]:
+    """Setup, call and teardown of each test hold the run's lock: shared, or alone for a test
+    marked `alone` (tests.parallel.RunLock)."""
+    lock = run_lock()
+    if lock is None:
+        return (yield)
+    with lock.held(alone=item.get_closest_marker("alone") is not None):
+        return (yield)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """On parallel workers, tests marked `alone` last: early on, one would wait for the other
+    worker's test to end, the frozen build among them, with every other test held back."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        items.sort(key=lambda item: item.get_closest_marker("alone") is not None)
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Producer) -> Scheduling | None:
+    """`-n`'s default distribution, with the tests that share a build kept together."""
+    return Scheduling(config, log) if config.getvalue("dist") == "load" else None
 
 
 @pytest.fixture(autouse=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from keyring.backend import KeyringBackend
 from keyring.backends.SecretService import Keyring as SecretServiceKeyring
 
 __all__ = ["MemoryKeyring"]
@@ -10,10 +11,11 @@ __all__ = ["MemoryKeyring"]
 class MemoryKeyring(SecretServiceKeyring):
     """Stands in for a running Secret Service: the same class family, secrets in a dict."""
 
-    priority = -10  # type: ignore[assignment]  # never picked by keyring's own detection
+    priority = -10  # never picked by keyring's own detection
 
     def __init__(self) -> None:
-        super().__init__()
+        # Named, not super(): keyring's __init__ is unannotated and mypy excludes it by name.
+        KeyringBackend.__init__(self)
         self.store: dict[tuple[str, str], str] = {}
 
     def get_password(self, service: str, username: str) -> str | None:

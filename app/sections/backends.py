@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
 from app.controller import GatewayController
 from app.dialogs import BackendDialog
 from app.icons import STATE_COLOURS, dot_icon
+from app.sections.empty import NoBackends, check_now_button
 from app.sections.tables import read_only_table
 from gateway.backends.catalogue import BackendInfo
 
@@ -44,6 +45,8 @@ class BackendsPage(QWidget):
         )
         intro.setWordWrap(True)
         layout.addWidget(intro)
+        self.empty = NoBackends(controller, button=False)
+        layout.addWidget(self.empty)
         self.table = read_only_table(COLUMNS, "backendTable")
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setAlternatingRowColors(True)
@@ -59,7 +62,7 @@ class BackendsPage(QWidget):
         self.add = QPushButton("Add remote provider…")
         self.edit = QPushButton("Edit…")
         self.remove = QPushButton("Remove")
-        self.refresh_now = QPushButton("Check now")
+        self.refresh_now = check_now_button(controller)
         for button in (self.add, self.edit, self.remove):
             buttons.addWidget(button)
         buttons.addStretch(1)
@@ -68,7 +71,6 @@ class BackendsPage(QWidget):
         self.add.clicked.connect(lambda: self.open_dialog(None))
         self.edit.clicked.connect(self._edit_selected)
         self.remove.clicked.connect(self._remove_selected)
-        self.refresh_now.clicked.connect(controller.refresh_backends)
         self.table.itemSelectionChanged.connect(self._selection_changed)
         self.table.doubleClicked.connect(lambda _: self._edit_selected())
         controller.catalogue_changed.connect(self.refresh)

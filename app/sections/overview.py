@@ -22,6 +22,7 @@ from app.controller import GatewayController
 from app.dialogs import DiffDialog
 from app.icons import STATE_COLOURS, dot_icon
 from app.model_advice import routed
+from app.sections.empty import NoBackends
 from app.signals import emit
 from gateway import claude_desktop, claude_settings
 from gateway.envline import SHELLS, default_shell
@@ -71,6 +72,8 @@ class OverviewPage(QWidget):
         grid.addWidget(self.detail)
         grid.addWidget(self.routes)
         layout.addWidget(gateway)
+        self.empty = NoBackends(controller)
+        layout.addWidget(self.empty)
 
         connect = QGroupBox("Connect Claude Code")
         box = QVBoxLayout(connect)
@@ -179,7 +182,7 @@ class OverviewPage(QWidget):
             where = (
                 f"<b>{html.escape(route.model)}</b> on {html.escape(route.backend_id)}"
                 if route
-                else "<i>no model yet: start LM Studio, Ollama or llama.cpp</i>"
+                else "<i>no model yet</i>"
             )
             lines.append(f"{label} → {where}")
         return "<br>".join(lines)

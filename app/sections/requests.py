@@ -27,19 +27,45 @@ from PySide6.QtWidgets import (
 from app.controller import GatewayController
 from app.curl import as_curl
 from app.request_log import RequestLogModel, Row
+from app.request_search import parse_query
 
-__all__ = ["RequestFilter", "RequestsPage"]
+__all__ = ["SAMPLES", "RequestFilter", "RequestsPage"]
+
+ASKED, ROUTED = 3, 4
+_GROWING = (1, 2, ASKED)
+# The widest usual content of the figures' columns: widths fit it (and the title) at any font
+# size. Session, class and the model asked grow to the widest text seen; "Routed to" takes what
+# is left.
+SAMPLES = (
+    "00:00:00",
+    "",
+    "",
+    "",
+    "",
+    "yes",
+    "529",
+    "9999 ms",
+    "9999 ms",
+    "9999 ms",
+    "123,456",
+    "12,345",
+    "123,456",
+    "123.4",
+)
+_MOST_CHARS = 40
 
 
 class RequestFilter(QSortFilterProxyModel):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.text = ""
+        self.query = parse_query("")
         self.errors_only = False
 
     def set_filter(self, text: str, errors_only: bool) -> None:
         self.beginFilterChange()
         self.text, self.errors_only = text.strip(), errors_only
+        self.query = parse_query(self.text)
         self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
 
     def filterAcceptsRow(
@@ -50,7 +76,7 @@ class RequestFilter(QSortFilterProxyModel):
         row = model.row(source_row)
         if self.errors_only and row.status < 400 and not row.error:
             return False
-        return not self.text or row.matches(self.text)
+        return self.query.matches(row)
 
 
 class RequestsPage(QWidget):
@@ -66,7 +92,13 @@ class RequestsPage(QWidget):
         layout = QVBoxLayout(self)
         bar = QHBoxLayout()
         self.search = QLineEdit()
-        self.search.setPlaceholderText("Search model, backend, session, status…")
+        self.search.setPlaceholderText(
+            "Search  (one column: status:400  model:sonnet  routed:ollama)"
+        )
+        self.search.setToolTip(
+            "Words must all match. Prefix one with a column: status: (400, 5xx, >=400), model:, "
+            "routed:, backend:, session:, class:, error:, stop:, id:"
+        )
         self.search.setClearButtonEnabled(True)
         self.search.setAccessibleName("Search requests")
         self.show_which = QComboBox()
@@ -94,16 +126,15 @@ class RequestsPage(QWidget):
         self.table.setWordWrap(False)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        header.setStretchLastSection(True)
-        metrics = self.table.fontMetrics()
-        bold = header.fontMetrics()
-        widths = (9, 9, 11, 20, 26, 6, 6, 8, 8, 7, 7, 7, 7, 6)
-        for column, chars in enumerate(widths):
-            title = str(log.headerData(column, Qt.Orientation.Horizontal))
-            self.table.setColumnWidth(
-                column,
-                max(metrics.averageCharWidth() * chars, bold.horizontalAdvance(title)) + 16,
-            )
+        header.setStretchLastSection(False)
+        header.setSectionResizeMode(ROUTED, QHeaderView.ResizeMode.Stretch)
+        header.setMinimumSectionSize(24)
+        for column, sample in enumerate(SAMPLES):
+            if column != ROUTED:
+                self.table.setColumnWidth(column, self._fit(column, sample))
+        # Whatever is widest so far, per text column (the numbers have fixed samples).
+        self._widest: dict[int, int] = {}
+        log.rows_added.connect(self._fit_new_rows)
 
         detail = QWidget()
         detail_layout = QVBoxLayout(detail)
@@ -148,6 +179,21 @@ class RequestsPage(QWidget):
         log.modelReset.connect(self._update_count)
         self._selected: Row | None = None
         self._update_count()
+
+    def _fit(self, column: int, text: str) -> int:
+        title = str(self.log.headerData(column, Qt.Orientation.Horizontal))
+        header = self.table.horizontalHeader().fontMetrics().horizontalAdvance(title)
+        # Room for the cell's margins (and the header's sort arrow), as the style draws them.
+        return max(self.table.fontMetrics().horizontalAdvance(text), header) + 10
+
+    def _fit_new_rows(self, count: int) -> None:
+        for row in range(min(count, self.log.rowCount())):
+            shown = self.log.row(row)
+            for column in _GROWING:
+                width = self._fit(column, shown.cell(column)[:_MOST_CHARS])
+                if width > max(self._widest.get(column, 0), self.table.columnWidth(column)):
+                    self._widest[column] = width
+                    self.table.setColumnWidth(column, width)
 
     def _filter(self, *_: object) -> None:
         self.proxy.set_filter(self.search.text(), self.show_which.currentIndex() == 1)

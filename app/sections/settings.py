@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
+    QInputDialog,
     QLabel,
     QLineEdit,
     QPushButton,
@@ -24,8 +25,10 @@ from PySide6.QtWidgets import (
 )
 
 from app.controller import MASK, GatewayController
+from app.profiles import active_profile, delete_profile, save_profile, switch_profile
 from app.sections.review_settings import ReviewBox
 from app.signals import emit
+from app.theme import THEMES
 from gateway.autostart import Autostart
 
 __all__ = ["SettingsPage"]
@@ -105,6 +108,23 @@ class SettingsPage(QWidget):
         token_layout.addWidget(self.token_note)
         layout.addWidget(token)
 
+        profiles = QGroupBox("Profiles")
+        profile_row = QHBoxLayout(profiles)
+        self.profile = QComboBox()
+        self.profile.setObjectName("profileChoice")
+        self.profile.setAccessibleName("Profile")
+        self.profile.setMinimumContentsLength(16)
+        self.switch_profile = QPushButton("Switch")
+        self.save_profile = QPushButton("Save current as…")
+        self.delete_profile = QPushButton("Delete")
+        self.profile_note = QLabel()
+        self.profile_note.setWordWrap(True)
+        profile_row.addWidget(self.profile)
+        for button in (self.switch_profile, self.save_profile, self.delete_profile):
+            profile_row.addWidget(button)
+        profile_row.addWidget(self.profile_note, 1)
+        layout.addWidget(profiles)
+
         app = QGroupBox("App")
         app_form = QVBoxLayout(app)
         self.at_login = QCheckBox("Start LM Gate when I log in")
@@ -120,7 +140,18 @@ class SettingsPage(QWidget):
         self.log_level.setAccessibleName("Log level")
         levels.addWidget(self.log_level)
         levels.addStretch(1)
-        for widget in (self.at_login, self.hidden, self.capture):
+        self.notifications = QCheckBox(
+            "Tell me in the tray when a backend goes down or comes back, a model Claude Code "
+            "needs is unloaded, or requests keep failing"
+        )
+        self.theme = QComboBox()
+        self.theme.setAccessibleName("Appearance")
+        for key, label in THEMES.items():
+            self.theme.addItem(label, key)
+        levels.insertWidget(0, QLabel("Appearance"))
+        levels.insertWidget(1, self.theme)
+        levels.insertSpacing(2, 16)
+        for widget in (self.at_login, self.hidden, self.capture, self.notifications):
             app_form.addWidget(widget)
         app_form.addLayout(levels)
         layout.addWidget(app)
@@ -143,6 +174,17 @@ class SettingsPage(QWidget):
         self.hidden.toggled.connect(lambda on: controller.update(start_hidden=on))
         self.capture.toggled.connect(lambda on: controller.update(capture_bodies=on))
         self.log_level.currentTextChanged.connect(lambda level: controller.update(log_level=level))
+        self.switch_profile.clicked.connect(
+            lambda: switch_profile(controller, self.profile.currentText())
+        )
+        self.save_profile.clicked.connect(self._ask_profile_name)
+        self.delete_profile.clicked.connect(
+            lambda: delete_profile(controller, self.profile.currentText())
+        )
+        self.notifications.toggled.connect(lambda on: controller.update(notifications=on))
+        self.theme.currentIndexChanged.connect(
+            lambda _: controller.update(theme=self.theme.currentData())
+        )
         controller.config_changed.connect(self.refresh)
         controller.token_changed.connect(self.refresh)
         controller.state_changed.connect(self.refresh)
@@ -152,7 +194,7 @@ class SettingsPage(QWidget):
     def refresh(self, *_: object) -> None:
         c = self.controller
         config = c.config
-        for widget in (self.hidden, self.capture, self.log_level):
+        for widget in (self.hidden, self.capture, self.log_level, self.notifications, self.theme):
             widget.blockSignals(True)
         if not self.host.hasFocus():
             self.host.setCurrentText(config.host)
@@ -161,7 +203,9 @@ class SettingsPage(QWidget):
         self.hidden.setChecked(config.start_hidden)
         self.capture.setChecked(config.capture_bodies)
         self.log_level.setCurrentText(config.log_level.lower())
-        for widget in (self.hidden, self.capture, self.log_level):
+        self.notifications.setChecked(config.notifications)
+        self.theme.setCurrentIndex(max(0, self.theme.findData(config.theme)))
+        for widget in (self.hidden, self.capture, self.log_level, self.notifications, self.theme):
             widget.blockSignals(False)
         self._show_token(self.show_token.isChecked())
         for button in (self.copy_token, self.show_token, self.remove_token):
@@ -177,6 +221,25 @@ class SettingsPage(QWidget):
             )
         self.token_note.setText(note)
         self.path.setText(f"Settings file: {c.config_path}")
+        active = active_profile(config)
+        shown = self.profile.currentText()
+        self.profile.clear()
+        self.profile.addItems(sorted(config.profiles))
+        self.profile.setCurrentText(shown if shown in config.profiles else (active or ""))
+        for button in (self.switch_profile, self.delete_profile):
+            button.setEnabled(bool(config.profiles))
+        self.profile_note.setText(
+            f"In use: {active}"
+            if active
+            else "Save the backends and models in use as a profile, then switch in one click "
+            "(here or in the tray)"
+        )
+
+    def _ask_profile_name(self) -> None:
+        name, ok = QInputDialog.getText(self, "Save a profile", "Name (e.g. Local, Cloud, Off)")
+        if ok and name.strip():
+            save_profile(self.controller, name)
+            self.profile.setCurrentText(name.strip())
 
     def apply_address_change(self) -> None:
         host = self.host.currentText().strip()

@@ -35,7 +35,7 @@ def wait_for(condition: object, timeout: float = 60.0) -> None:
         spin(50)
 
 
-def main(out: Path, suffix: str) -> None:
+def main(out: Path, suffix: str, theme: str = "light") -> None:
     scratch = Path(tempfile.mkdtemp(prefix="lmgate-shoot-"))
     for name in ("config", "state", "data"):
         os.environ[f"XDG_{name.upper()}_HOME"] = str(scratch / name)
@@ -55,6 +55,7 @@ def main(out: Path, suffix: str) -> None:
                 BackendConfig(id="ollama", url=ollama.url),
             ],
             big=f"lmstudio:{LMSTUDIO_MODELS[0]}",
+            theme=theme,
         )
         desktop = Desktop(
             ConfigLoad(config=config, path=scratch / "config.toml"),
@@ -100,8 +101,13 @@ def main(out: Path, suffix: str) -> None:
             pass
         client.close()
         wait_for(lambda: desktop.log.rowCount() == 4)
+        desktop.history.flush()  # the Usage page reads the history
+        store = desktop.history.store
+        wait_for(lambda: store is not None and store.count() == 4)
 
         window = desktop.window
+        # The size the issue measures (#13): every Requests column shows at 1280 × 800.
+        window.resize(1240, 760)
         window.show_and_raise()
         out.mkdir(parents=True, exist_ok=True)
         for page in window.pages:
@@ -119,4 +125,4 @@ def main(out: Path, suffix: str) -> None:
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]), sys.argv[2] if len(sys.argv) > 2 else "")
+    main(Path(sys.argv[1]), *sys.argv[2:4])

@@ -9,6 +9,7 @@ from pathlib import Path
 import keyring
 import keyring.backends.fail
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QTableWidgetItem
 from pytestqt.qtbot import QtBot
 
 from app.desktop import Desktop
@@ -21,10 +22,16 @@ from tests.fakes import FakeBackend
 Make = Callable[..., Desktop]
 
 
+def cell(desktop: Desktop, row: int, column: int) -> QTableWidgetItem:
+    item = desktop.window.backends.table.item(row, column)
+    assert item is not None, f"no cell at row {row}, column {column}"
+    return item
+
+
 def cells(desktop: Desktop) -> list[list[str]]:
     table = desktop.window.backends.table
     return [
-        [table.item(r, c).text() for c in range(table.columnCount())]
+        [cell(desktop, r, c).text() for c in range(table.columnCount())]
         for r in range(table.rowCount())
     ]
 
@@ -47,7 +54,7 @@ def test_the_table_lists_each_backend_with_its_figures(
     assert ollama[4].endswith(" ms")
     assert ollama[6] == "2"
     assert ollama[7] == "added"
-    assert not desktop.window.backends.table.item(0, 0).icon().isNull()
+    assert not cell(desktop, 0, 0).icon().isNull()
 
 
 def test_a_remote_provider_is_added_with_its_key_in_the_keyring(

@@ -68,25 +68,37 @@ class XSession:
                     process.wait(10)
 
 
-def free_display() -> str:
-    for number in range(90, 200):
-        if not Path(f"/tmp/.X{number}-lock").exists():
-            return f":{number}"
-    raise RuntimeError("no free X display number")
+def start_xvfb() -> tuple[str, subprocess.Popen[bytes]]:
+    """A private X server on a display it picks itself (`-displayfd`), once it accepts clients.
+
+    A number chosen here from the free lock files could be taken meanwhile by a parallel worker
+    or another test run; Xvfb's own choice cannot.
+    """
+    read, write = os.pipe()
+    xvfb = subprocess.Popen(
+        ["Xvfb", "-displayfd", str(write), "-screen", "0", f"{WIDTH}x{HEIGHT}x24"]
+        + ["-nolisten", "tcp"],
+        pass_fds=(write,),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    os.close(write)
+    with os.fdopen(read) as displays:
+        # Written when the server is ready; an empty read means Xvfb exited first.
+        number = displays.readline().strip()
+    if not number:
+        xvfb.wait(10)
+        raise AssertionError(f"Xvfb did not start (exit code {xvfb.returncode})")
+    return f":{number}", xvfb
 
 
 @pytest.fixture
 def x_session(debian_packages: None) -> Iterator[XSession]:
-    display = free_display()
+    display, xvfb = start_xvfb()
     env = {**os.environ, **NO_DBUS, "DISPLAY": display}
     session = XSession(display, env)
+    session.processes.append(xvfb)
     try:
-        session.spawn("Xvfb", display, "-screen", "0", f"{WIDTH}x{HEIGHT}x24", "-nolisten", "tcp")
-        socket = Path(f"/tmp/.X11-unix/X{display[1:]}")
-        deadline = time.monotonic() + 30
-        while not socket.exists():
-            assert time.monotonic() < deadline, "Xvfb did not start"
-            time.sleep(0.1)
         session.spawn("openbox")
         session.spawn(
             "trayer",
@@ -103,10 +115,11 @@ def x_session(debian_packages: None) -> Iterator[XSession]:
 
 
 def near(colour: QColor, target: QColor, tolerance: int = 40) -> bool:
-    return all(
-        abs(a - b) <= tolerance
-        for a, b in zip(colour.getRgb()[:3], target.getRgb()[:3], strict=True)
-    )
+    return all(abs(a - b) <= tolerance for a, b in zip(_rgb(colour), _rgb(target), strict=True))
+
+
+def _rgb(colour: QColor) -> tuple[int, int, int]:
+    return colour.red(), colour.green(), colour.blue()
 
 
 def find_badge(image: QImage, state: str) -> tuple[int, int] | None:

@@ -116,7 +116,12 @@ def test_records_from_the_gateway_thread_arrive_on_the_gui_thread(qtbot: QtBot) 
     seen_on: list[threading.Thread] = []
     bridge.record_arrived.connect(lambda r: seen_on.append(threading.current_thread()))
     bridge.record_arrived.connect(model.add)
-    worker = threading.Thread(target=lambda: [bus.publish(record(n)) for n in range(20)])
+
+    def publish() -> None:
+        for n in range(20):
+            bus.publish(record(n))
+
+    worker = threading.Thread(target=publish)
     worker.start()
     worker.join()
     qtbot.waitUntil(lambda: model.rowCount() == 20)
@@ -134,10 +139,12 @@ def test_ten_thousand_requests_keep_the_table_and_memory_bounded(
     process = psutil.Process()
 
     def publish(first: int, count: int) -> None:
+        def send() -> None:
+            for n in range(first, first + count):
+                bus.publish(record(n))
+
         # From another thread, as the gateway publishes them.
-        worker = threading.Thread(
-            target=lambda: [bus.publish(record(n)) for n in range(first, first + count)]
-        )
+        worker = threading.Thread(target=send)
         worker.start()
         worker.join()
         last = f"req_{first + count - 1:06d}"

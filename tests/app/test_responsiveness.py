@@ -17,6 +17,9 @@ from gateway.config import BackendConfig
 from tests.app.harness import WAIT_MS
 from tests.fakes import FakeBackend
 
+# Measures time or memory: nothing else of the run competes with it.
+pytestmark = pytest.mark.alone
+
 HANG_S = 5.0
 HEARTBEAT_MS = 50
 # The longest the GUI thread may go without running its timers.

@@ -13,13 +13,14 @@ from PySide6.QtGui import QImage
 from tests.paths import REPO
 
 SHOTS = REPO / "screenshots"
-SECTIONS = ("overview", "models", "backends", "requests", "settings")
+SECTIONS = ("overview", "models", "backends", "requests", "usage", "settings", "about")
 
 
-def shoot(scale: int) -> None:
+def shoot(scale: int, theme: str = "light") -> None:
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "QT_SCALE_FACTOR": str(scale)}
+    suffix = f"-{scale}x" if theme == "light" else f"-{theme}"
     done = subprocess.run(
-        [sys.executable, "-m", "tests.app.shoot", str(SHOTS), f"-{scale}x"],
+        [sys.executable, "-m", "tests.app.shoot", str(SHOTS), suffix, theme],
         cwd=REPO,
         env=env,
         capture_output=True,
@@ -52,3 +53,23 @@ def test_each_section_is_drawn_at_scale_1_and_2() -> None:
         # The same layout with twice the pixels: nothing reflowed, nothing clipped away.
         assert two.width() == 2 * one.width() and two.height() == 2 * one.height(), section
         assert colours(one) > 8 and colours(two) > 8, section
+
+
+def lightness(image: QImage) -> float:
+    step = max(1, image.width() // 64)
+    values = [
+        image.pixelColor(x, y).lightness()
+        for x in range(0, image.width(), step)
+        for y in range(0, image.height(), step)
+    ]
+    return sum(values) / len(values)
+
+
+@pytest.mark.timeout(400)
+def test_each_section_is_drawn_dark_when_asked() -> None:
+    shoot(1, "dark")
+    for section in SECTIONS:
+        image = QImage(str(SHOTS / f"{section}-dark.png"))
+        assert not image.isNull(), section
+        assert lightness(image) < 90, section
+        assert colours(image) > 8, section

@@ -167,7 +167,8 @@ def test_app_settings_are_saved_where_the_headless_mode_reads_them(
     assert saved.capture_bodies is False
     # Applied live: the next request keeps no body.
     assert desktop.controller.server is not None
-    assert desktop.controller.server.app.state.gateway.config.capture_bodies is False
+    assert desktop.controller.server.app_state is not None
+    assert desktop.controller.server.app_state.config.capture_bodies is False
 
     settings.at_login.setChecked(True)
     entry = tmp_path / "xdg-config" / "autostart" / "lmgate.desktop"

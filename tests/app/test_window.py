@@ -11,6 +11,7 @@ from pathlib import Path
 import anthropic
 import orjson
 import pytest
+from anthropic.types import Base64ImageSourceParam
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QDialogButtonBox
@@ -41,11 +42,19 @@ def combo_texts(combo: object) -> list[str]:
     return [combo.itemText(i) for i in range(combo.count())]  # type: ignore[attr-defined]
 
 
-def test_the_window_builds_with_its_five_sections(make_desktop: Make, qtbot: QtBot) -> None:
+def test_the_window_builds_with_its_seven_sections(make_desktop: Make, qtbot: QtBot) -> None:
     desktop = make_desktop()
     window = desktop.window
     titles = [window.sidebar.item(i).text() for i in range(window.sidebar.count())]
-    assert titles == ["Overview", "Models", "Backends", "Requests", "Settings"]
+    assert titles == [
+        "Overview",
+        "Models",
+        "Backends",
+        "Requests",
+        "Usage",
+        "Settings",
+        "About",
+    ]
     window.show_and_raise()
     qtbot.waitUntil(window.isActiveWindow)
     qtbot.keyClick(window, Qt.Key.Key_4, Qt.KeyboardModifier.ControlModifier)
@@ -66,10 +75,11 @@ def test_the_dropdowns_fill_from_the_backends(
     texts = combo_texts(models.big)
     assert texts[0].startswith("Automatic")
     # Grouped by backend: a heading, then its models with state, window and capabilities.
-    assert texts[1] == "lmstudio · lmstudio"
+    # The heading names the backend once (#13: not "lmstudio · lmstudio").
+    assert texts[1] == "lmstudio"
     assert texts[2].strip() == "qwen3-coder-30b  —  loaded · 64k context · tools"
     assert texts[3].strip() == "qwen3-4b  —  not loaded · up to 128k context · tools"
-    assert texts[4] == "ollama · ollama"
+    assert texts[4] == "ollama"
     assert texts[5].strip().startswith("gpt-oss:20b  —  loaded · 8k context · tools")
     heading = models.big.model().item(1)  # type: ignore[attr-defined]
     assert not heading.isEnabled()
@@ -110,7 +120,8 @@ def test_a_request_shows_in_the_requests_table_with_its_figures(
     make_desktop: Make, qtbot: QtBot, fake_backend: Callable[..., FakeBackend]
 ) -> None:
     backend = fake_backend("lmstudio")
-    backend.script(Text("streamed answer", chunks=4, usage=Usage(120, 40, 100)))
+    # A model that takes its time: a rate over a few milliseconds means nothing, and is not shown.
+    backend.script(Text("streamed answer", chunks=4, delay=0.05, usage=Usage(120, 40, 100)))
     desktop = make_desktop(backend)
     start(desktop, qtbot)
     client_text = "please count to three"
@@ -229,6 +240,9 @@ def test_apply_to_claude_code_previews_writes_and_restores(
         lambda: not path.with_name(path.name + MANIFEST_SUFFIX).exists(), timeout=WAIT_MS
     )
     assert json.loads(path.read_text(encoding="utf-8")) == {"model": "opus", "env": {"MY_VAR": "1"}}
+    # Exactly the user's file, as they wrote it, and nothing left beside it (#13 item 7).
+    assert path.read_text(encoding="utf-8") == '{"model": "opus", "env": {"MY_VAR": "1"}}'
+    assert sorted(p.name for p in path.parent.iterdir()) == ["settings.json"]
 
 
 def test_a_broken_claude_settings_file_is_reported_not_overwritten(
@@ -258,7 +272,7 @@ def test_an_image_in_a_request_brings_the_vision_warning(
         "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQ"
         "AAAABJRU5ErkJggg=="
     )
-    image = {"type": "base64", "media_type": "image/png", "data": pixel}
+    image: Base64ImageSourceParam = {"type": "base64", "media_type": "image/png", "data": pixel}
     with anthropic.Anthropic(base_url=desktop.controller.url, api_key="x", max_retries=0) as client:
         client.messages.create(
             model="claude-sonnet-4-6",

@@ -20,7 +20,7 @@ from pathlib import Path
 import orjson
 
 from tests.bench.coldstart import measure_cold_start
-from tests.bench.desktop import measure_desktop
+from tests.bench.desktop import measure_desktop, measure_desktop_browse
 from tests.bench.faults import measure_faults
 from tests.bench.load import measure_soak, measure_streams64
 from tests.bench.processes import Child, Cores, bench_env, plan_cores, spawn
@@ -235,6 +235,11 @@ def run(
                     scratch=logs / "desktop",
                 )
                 figures |= {f"desktop.{k}": v for k, v in desktop.items()}
+                _progress("desktop app, browsed and after 1,000 requests")
+                browsed = measure_desktop_browse(
+                    f"{fake.url}/v1", cores=cores.gateway, env=env, scratch=logs / "desktop-browse"
+                )
+                figures |= {f"desktop.{k}": v for k, v in browsed.items()}
             if "coldstart" in sections:
                 _progress("cold start")
                 cold = measure_cold_start(

@@ -14,7 +14,7 @@ from tests.bench.gateway_proc import bench_config
 from tests.bench.processes import pinned, rss_bytes, thread_count
 from tests.fakes import free_port
 
-__all__ = ["desktop_env", "measure_desktop"]
+__all__ = ["desktop_env", "measure_desktop", "measure_desktop_browse"]
 
 
 def desktop_env(scratch: Path, env: dict[str, str]) -> dict[str, str]:
@@ -89,3 +89,27 @@ def measure_desktop(
         "threads": threads,
         "clean_exit": float(exit_code == 0),
     }
+
+
+def measure_desktop_browse(
+    backend_url: str, *, cores: frozenset[int], env: dict[str, str], scratch: Path
+) -> dict[str, float]:
+    """The app used as a user would (tests/bench/desktop_browse.py): first window, RSS with the
+    window idle, after browsing every page, and after 1,000 requests."""
+    import json
+
+    env = desktop_env(scratch, env)
+    done = subprocess.run(
+        [sys.executable, "-m", "tests.bench.desktop_browse", backend_url],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=900,
+        preexec_fn=pinned(cores),
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"the desktop browse run failed:\n{done.stderr[-2000:]}")
+    figures: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
+    return figures

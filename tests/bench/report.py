@@ -129,6 +129,18 @@ DESKTOP = (
     Headline("desktop app: exec → first 200 from /health (s)", "start_s", None, None),
     Headline("desktop app: threads", "threads", None, None, digits=0),
     Headline("desktop app: exits 0 on SIGTERM (1 = yes)", "clean_exit", 1, None, True, 0),
+    Headline("desktop app: process start → first window (s)", "first_window_s", 1.5, None),
+    Headline("desktop app: RSS, window idle (MB)", "window_idle_rss_mb", 150, None, digits=1),
+    Headline(
+        "desktop app: RSS after browsing every page (MB)", "browsed_rss_mb", 150, None, digits=1
+    ),
+    Headline(
+        "desktop app: RSS after 1,000 requests (MB)",
+        "after_1000_requests_rss_mb",
+        150,
+        None,
+        digits=1,
+    ),
 )
 TOKENS = (
     Headline("token counter: load the vocabulary (s)", "gateway.load_s", None, None, digits=3),

@@ -8,8 +8,8 @@ import secrets
 import string
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
 
 import orjson
@@ -35,6 +35,10 @@ class Response:
     body: bytes
     content_type: str = "application/json"
     headers: tuple[tuple[str, str], ...] = ()
+    # A slow answer (loading a model): the server waits this long, then runs `after` (the change
+    # the request makes, seen by other requests only from then on), then answers.
+    delay: float = 0.0
+    after: Callable[[], None] | None = None
 
 
 def json_response(payload: Any, status: int = 200, **headers: str) -> Response:
@@ -112,10 +116,30 @@ class Flavour(ABC):
         # The models in memory; by default the first one, the others only downloaded.
         self.loaded = list(models[:1] if loaded is None else loaded)
         self.version = version
+        # How long a load takes (load endpoints), and the context each model was loaded with.
+        self.load_seconds = 0.0
+        self.load_contexts: dict[str, int] = {}
 
     @property
     def loaded_context_length(self) -> int:
         return self.context_length or self.default_context_length
+
+    def context_of(self, model: str) -> int:
+        """The context `model` is loaded with: the one a load asked for, else the default."""
+        return self.load_contexts.get(model, self.loaded_context_length)
+
+    def load_answer(self, model: str, context: int | None, payload: dict[str, Any]) -> Response:
+        """`payload` after `load_seconds`, with `model` in memory from then on."""
+
+        def loaded() -> None:
+            if context:
+                self.load_contexts[model] = context
+            else:
+                self.load_contexts.pop(model, None)
+            if model not in self.loaded:
+                self.loaded.append(model)
+
+        return replace(json_response(payload), delay=self.load_seconds, after=loaded)
 
     # --- endpoints --------------------------------------------------------------------------
 

@@ -21,6 +21,10 @@ Sources of truth:
   next, tool input streamed in pieces after an empty one (tests/gateway/repair/native.py);
   x-api-key or Bearer accepted. A prompt longer than the loaded context is the same overflow,
   as HTTP 500 with type `api_error` in Anthropic's envelope.
+- Load and unload (REST v1, 2_rest/load.md and unload.md): POST /api/v1/models/load {model,
+  config {context_length, …}} → {model_instance_id, config {context_length, eval_batch_size,
+  flash_attention, num_experts, offload_kv_cache_to_gpu}, load_time_seconds}; POST
+  /api/v1/models/unload {instance_id} → {instance_id}. The v0 REST API has neither.
 - Unknown paths answer 200 with {"error": "Unexpected endpoint or method. (POST /x)"} from
   Express (lmstudio-ai/lmstudio-bug-tracker#618, #2085).
 - Context overflow: "Trying to keep the first N tokens when context the overflows. However, the
@@ -100,6 +104,11 @@ class LMStudio(Flavour):
         self.tools = tools
 
     def route(self, method: str, path: str, body: Any) -> Response | None:
+        if method == "POST" and self.rest in ("v1", "both"):
+            if path == "/api/v1/models/load":
+                return self._load(body)
+            if path == "/api/v1/models/unload":
+                return self._unload(body)
         if method != "GET":
             return None
         if path == "/v1/models":
@@ -123,6 +132,39 @@ class LMStudio(Flavour):
             return json_response({"error": "Model not found"}, 404)
         return None
 
+    def _load(self, body: Any) -> Response:
+        """POST /api/v1/models/load (2_rest/load.md): `model`, optional `config.context_length`;
+        answers the instance id, the config used and `load_time_seconds`."""
+        model = body.get("model") if isinstance(body, dict) else None
+        if not isinstance(model, str) or model not in self.models:
+            return json_response({"error": f"Model not found: {model}"}, 404)
+        asked = body.get("config")
+        config: dict[str, Any] = asked if isinstance(asked, dict) else {}
+        context = config.get("context_length")
+        context = context if isinstance(context, int) and context > 0 else None
+        used = {
+            "context_length": context or self.loaded_context_length,
+            "eval_batch_size": 512,
+            "flash_attention": bool(config.get("flash_attention", False)),
+            "num_experts": 0,
+            "offload_kv_cache_to_gpu": True,
+        }
+        payload = {
+            "model_instance_id": model,
+            "config": used,
+            "load_time_seconds": self.load_seconds,
+        }
+        return self.load_answer(model, context, payload)
+
+    def _unload(self, body: Any) -> Response:
+        """POST /api/v1/models/unload (2_rest/unload.md): `instance_id` → {"instance_id"}."""
+        instance = body.get("instance_id") if isinstance(body, dict) else None
+        if not isinstance(instance, str) or instance not in self.loaded:
+            return json_response({"error": f"No loaded model instance: {instance}"}, 404)
+        self.loaded.remove(instance)
+        self.load_contexts.pop(instance, None)
+        return json_response({"instance_id": instance})
+
     def _rest_model(self, model: str) -> dict[str, Any]:
         loaded = model in self.loaded
         kind = self.types.get(model, "llm")
@@ -138,7 +180,7 @@ class LMStudio(Flavour):
             "max_context_length": self.trained_context_length,
         }
         if loaded:
-            entry["loaded_context_length"] = self.loaded_context_length
+            entry["loaded_context_length"] = self.context_of(model)
         if kind != "embeddings":
             entry["capabilities"] = ["tool_use"] if self.tools else []
         return entry
@@ -147,9 +189,7 @@ class LMStudio(Flavour):
         kind = self.types.get(model, "llm")
         instances = []
         if model in self.loaded:
-            instances.append(
-                {"id": model, "config": {"context_length": self.loaded_context_length}}
-            )
+            instances.append({"id": model, "config": {"context_length": self.context_of(model)}})
         entry: dict[str, Any] = {
             "type": "embedding" if kind == "embeddings" else "llm",
             "publisher": "lmstudio-community",

@@ -100,6 +100,8 @@ class Ollama(Flavour):
             return json_response({"models": [self._tag(m) for m in self.models]})
         if method == "GET" and path == "/api/ps":
             return json_response({"models": [self._running(m) for m in self.loaded]})
+        if method == "POST" and path == "/api/generate":
+            return self._generate(body)
         if method == "POST" and path == "/api/show":
             name = body.get("model") if isinstance(body, dict) else None
             found = self._find(name if isinstance(name, str) else None)
@@ -114,12 +116,38 @@ class Ollama(Flavour):
             return json_response({"object": "list", "data": data})
         return None
 
+    def _generate(self, body: Any) -> Response | None:
+        """/api/generate with no prompt (docs/api.md): loads the model (`options.num_ctx` its
+        context, docs/context-length.mdx), or unloads it with `keep_alive` 0. A prompt is not
+        served here."""
+        if not isinstance(body, dict) or body.get("prompt"):
+            return None
+        name = body.get("model")
+        found = self._find(name if isinstance(name, str) else None)
+        if found is None:
+            return json_response({"error": f"model '{name}' not found"}, 404)
+        answer: dict[str, Any] = {
+            "model": found,
+            "created_at": _MODIFIED_AT,
+            "response": "",
+            "done": True,
+        }
+        if body.get("keep_alive") in (0, "0", "0s", "0m"):
+            if found in self.loaded:
+                self.loaded.remove(found)
+            self.load_contexts.pop(found, None)
+            return json_response({**answer, "done_reason": "unload"})
+        options = body.get("options")
+        context = options.get("num_ctx") if isinstance(options, dict) else None
+        context = context if isinstance(context, int) and context > 0 else None
+        return self.load_answer(found, context, answer)
+
     def _running(self, model: str) -> dict[str, Any]:
         running = {
             **self._tag(model),
             "expires_at": "2099-01-01T00:00:00.000000000Z",
             "size_vram": 0,
-            "context_length": self.loaded_context_length,
+            "context_length": self.context_of(model),
         }
         del running["modified_at"]
         return running

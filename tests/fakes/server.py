@@ -47,7 +47,12 @@ DEFAULT_MODELS = ("fake-model",)
 
 
 _RESERVED: list[socket.socket] = []
-atexit.register(lambda: [sock.close() for sock in _RESERVED])
+
+
+@atexit.register
+def _release_reserved() -> None:
+    for sock in _RESERVED:
+        sock.close()
 
 
 def closed_port(host: str = "127.0.0.1") -> int:
@@ -326,6 +331,10 @@ class FakeBackend(ServedApp):
             plan = ollama_chat_plan(self.flavour, body, lambda: self._take_reply(body))
         else:
             answer = self.flavour.route(method, path, body) or self.flavour.unknown(method, path)
+            if answer.delay:
+                await asyncio.sleep(answer.delay)
+            if answer.after is not None:
+                answer.after()
             plan = _response_plan(answer)
         plan.headers.extend(self.flavour.extra_headers)
         server = self.server

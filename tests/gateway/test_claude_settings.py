@@ -30,7 +30,7 @@ from gateway.envline import NO_TOKEN, claude_env
 CONFIG = GatewayConfig(port=8123)
 GATEWAY_ENV = claude_env(CONFIG, token=None)
 
-USER_SETTINGS = {
+USER_SETTINGS: dict[str, Any] = {
     "$schema": "https://json.schemastore.org/claude-code-settings.json",
     "model": "opus",
     "permissions": {"allow": ["Bash(ls:*)"]},
@@ -116,8 +116,9 @@ def test_restore_reverts_only_the_keys_it_set(settings: Path) -> None:
 
     assert read(settings) == USER_SETTINGS
     assert not settings.with_name("settings.json" + MANIFEST_SUFFIX).exists()
-    # The raw backup stays for recovery by hand.
-    assert settings.with_name("settings.json" + BACKUP_SUFFIX).exists()
+    # Restored, the backup kept while applied goes with the manifest: no stray file (#13).
+    assert not settings.with_name("settings.json" + BACKUP_SUFFIX).exists()
+    assert sorted(p.name for p in settings.parent.iterdir()) == ["settings.json"]
 
 
 def test_restore_keeps_what_the_user_changed_after_apply(settings: Path) -> None:
@@ -293,3 +294,59 @@ def test_the_cli_reports_a_broken_settings_file(
     assert err.startswith("lmgate: ") and "not valid JSON" in err
     assert cli.main(["claude", "restore", "--settings", str(tmp_path / "none.json")]) == 1
     assert "nothing to restore" in capsys.readouterr().err
+
+
+# The user's own layout: four spaces, a one-line array, no space after a colon, CRLF line ends,
+# literal non-ASCII, no newline at the end. json.dumps would give none of it back.
+ODD = (
+    '{\r\n    "model":"opus",\r\n    "permissions": {"allow": ["Bash(ls:*)", "Read"]},\r\n'
+    '    "env": {\r\n        "GREETING": "grüß dich"\r\n    }\r\n}'
+).encode()
+
+
+def test_restore_gives_the_file_back_byte_for_byte_and_leaves_nothing(tmp_path: Path) -> None:
+    path = tmp_path / ".claude" / "settings.json"
+    path.parent.mkdir()
+    path.write_bytes(ODD)
+    apply(path)
+    assert path.read_bytes() != ODD
+    plan = plan_restore(path)
+    assert plan.after.encode() == ODD
+    write(plan)
+    assert path.read_bytes() == ODD
+    assert sorted(p.name for p in path.parent.iterdir()) == ["settings.json"]
+
+
+def test_a_second_apply_still_restores_the_first_original(tmp_path: Path) -> None:
+    path = tmp_path / ".claude" / "settings.json"
+    path.parent.mkdir()
+    path.write_bytes(ODD)
+    apply(path)
+    apply(path, GatewayConfig(port=9001), token_set=True, helper="lmgate token")
+    write(plan_restore(path))
+    assert path.read_bytes() == ODD
+    assert sorted(p.name for p in path.parent.iterdir()) == ["settings.json"]
+
+
+def test_restore_removes_a_file_lm_gate_created(tmp_path: Path) -> None:
+    path = tmp_path / ".claude" / "settings.json"
+    apply(path)
+    plan = plan_restore(path)
+    assert plan.remove
+    write(plan)
+    assert list(path.parent.iterdir()) == []
+
+
+def test_a_file_changed_after_apply_is_merged_not_replaced(tmp_path: Path) -> None:
+    path = tmp_path / ".claude" / "settings.json"
+    path.parent.mkdir()
+    path.write_bytes(ODD)
+    apply(path)
+    data = read(path)
+    data["theme"] = "dark"  # Claude Code's own write after the apply
+    path.write_text(json.dumps(data, indent=2), encoding="utf-8")
+    write(plan_restore(path))
+    restored = read(path)
+    assert restored["theme"] == "dark"
+    assert restored["env"] == {"GREETING": "grüß dich"}
+    assert sorted(p.name for p in path.parent.iterdir()) == ["settings.json"]

@@ -50,6 +50,7 @@ def test_unknown_window_checks_only_the_output_ceiling() -> None:
     assert "output ceiling" in (fit.reason or "")
 
 
+@pytest.mark.alone
 def test_cached_count_equals_the_count_tokens_answer_and_is_fast() -> None:
     warm_up()
     body = load_fixture("claude-code-2.1.197-print-bash-roundtrip-turn2")["body"]

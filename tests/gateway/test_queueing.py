@@ -19,6 +19,7 @@ async def hold(
     return waited
 
 
+@pytest.mark.alone
 def test_one_slot_serves_main_loop_before_side_requests() -> None:
     async def scenario() -> list[str]:
         queue = BackendQueue(1, depth=8)

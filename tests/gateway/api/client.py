@@ -108,7 +108,8 @@ def start_pair(
     server = gateway_server(backend.url, bus=bus, **config)
     # The registry gives its first probe up to 3 s before the gateway serves; on a loaded machine
     # it may take longer, and until then a backend is spoken to as plain chat completions.
-    registry = server.app_state.registry
+    registry = server.registry
+    assert registry is not None
     # Under heavy load a probe can time out (300 ms connect, 1 s read) and mark it down for a
     # moment; the fake is up, so wait for the probe that says so.
     registry.probe_soon()

@@ -110,6 +110,7 @@ def test_a_prompt_within_the_counters_margin_is_left_to_the_backend(
     assert response.json()["error"]["message"] == expected
 
 
+@pytest.mark.alone
 def test_counting_a_large_new_prompt_leaves_the_event_loop_serving(
     fake_backend: Start, gateway_server: Gateway
 ) -> None:

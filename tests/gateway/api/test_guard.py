@@ -243,7 +243,8 @@ def test_unknown_path_and_method(fake_backend: Start, gateway_server: Gateway) -
 def test_default_bind_is_loopback_only(fake_backend: Start, gateway_server: Gateway) -> None:
     server = gateway_server(fake_backend("lmstudio").url)
     assert server.config.host == "127.0.0.1"
-    addresses = {info[4][0] for info in socket.getaddrinfo(socket.gethostname(), None)}
+    # An IPv4 or IPv6 address is a string (an int would be AF_CAN's, never resolved here).
+    addresses = {str(info[4][0]) for info in socket.getaddrinfo(socket.gethostname(), None)}
     outside = [a for a in addresses if not a.startswith("127.") and ":" not in a]
     for address in outside[:1]:
         with pytest.raises(OSError):

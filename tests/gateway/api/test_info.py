@@ -9,6 +9,7 @@ from collections.abc import Callable
 import anthropic
 import httpx
 import orjson
+import pytest
 
 from gateway.runner import GatewayServer
 from gateway.schemas.anthropic import parse_count_tokens_request
@@ -27,6 +28,7 @@ def wait_until_probed(server: GatewayServer) -> None:
         time.sleep(0.02)
 
 
+@pytest.mark.alone
 def test_models_list_in_anthropic_shape_and_routable(
     fake_backend: Start, gateway_server: Gateway
 ) -> None:
@@ -57,6 +59,7 @@ def test_models_list_in_anthropic_shape_and_routable(
     assert [m["id"] for m in rest["data"]] == ids[2:]
 
 
+@pytest.mark.alone
 def test_health_reports_each_backend_from_cache(
     gateway_server: Gateway, fake_backend: Start
 ) -> None:

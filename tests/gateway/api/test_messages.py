@@ -10,13 +10,14 @@ import anthropic
 import httpx
 import orjson
 import pytest
+from anthropic.types import Base64ImageSourceParam
 
 from gateway.events import EventBus
 from gateway.runner import GatewayServer
 from tests.fakes.replies import Reasoning, Text, Think, ToolCall, ToolCalls, Usage
 from tests.fakes.server import FakeBackend
 from tests.gateway.translate.grammar import accumulate, assert_valid_stream, parse_sse
-from tests.paths import fixture_names, load_fixture
+from tests.paths import fixture_names, load_fixture, visible_tools
 from tests.records import RecordSink
 
 FLAVOURS = ["lmstudio", "ollama", "llamacpp"]
@@ -194,7 +195,7 @@ def test_every_claude_code_fixture_passes_a_strict_backend(
         assert "tools" not in sent and "tool_choice" not in sent
     else:
         params = [t["function"]["parameters"] for t in sent["tools"]]
-        assert params == [t["input_schema"] for t in body["tools"]]
+        assert params == [t["input_schema"] for t in visible_tools(body)]
     if "title" in name:
         assert sent["response_format"]["type"] == "json_schema"
         assert sent["response_format"]["json_schema"]["schema"]["required"] == ["title"]
@@ -204,7 +205,8 @@ def test_every_claude_code_fixture_passes_a_strict_backend(
         assert tool_messages[0]["tool_call_id"] == "toolu_fake000000000000000001"
         assert tool_messages[0]["content"] == "hi"
         assistant = next(m for m in sent["messages"] if m.get("tool_calls"))
-        assert assistant["content"] == "Let me run that."
+        said = next(m for m in body["messages"] if m["role"] == "assistant")["content"][0]
+        assert assistant["content"] == said["text"]  # "Let me run that." / "Let me do that."
     (record,) = seen.wait()
     assert record.status == 200 and record.client_model == body["model"]
     assert record.session == "00000000-0000-4000-8000-000000000000"
@@ -222,7 +224,7 @@ def test_mid_conversation_system_message_reaches_the_user_turn(
         system="Be brief.",
         messages=[
             {"role": "user", "content": "hello"},
-            {"role": "system", "content": "agents: none"},  # type: ignore[misc,list-item]
+            {"role": "system", "content": "agents: none"},
         ],
     )
     sent = fake.chat_requests[-1].body["messages"]
@@ -237,7 +239,11 @@ def test_images_reach_the_backend_as_image_url(
 ) -> None:
     fake = fake_backend("lmstudio", types={"fake-model": "vlm"})
     server = gateway_server(fake.url)
-    image = {"type": "base64", "media_type": "image/png", "data": "iVBORw0KGgo="}
+    image: Base64ImageSourceParam = {
+        "type": "base64",
+        "media_type": "image/png",
+        "data": "iVBORw0KGgo=",
+    }
     sdk(server).messages.create(
         model="claude-sonnet-4-6",
         max_tokens=10,
@@ -245,7 +251,7 @@ def test_images_reach_the_backend_as_image_url(
             {
                 "role": "user",
                 "content": [
-                    {"type": "image", "source": image},  # type: ignore[list-item,typeddict-item]
+                    {"type": "image", "source": image},
                     {"type": "text", "text": "what is this?"},
                 ],
             }

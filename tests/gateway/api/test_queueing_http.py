@@ -28,6 +28,7 @@ from tests.gateway.translate.grammar import Event, accumulate, assert_valid_stre
 
 
 def queue_of(server: GatewayServer) -> BackendQueue | None:
+    assert server.app_state is not None
     queue: BackendQueue | None = server.app_state.queues.get("fake")
     return queue
 

@@ -102,7 +102,8 @@ def test_a_discovered_backend_going_away_is_reprobed_after_a_connection_error(
     server = gateway_server(
         "unused", **discovering(lms, ollama, idle_interval=300.0, health_interval=300.0)
     )
-    registry = server.app.state.gateway.registry
+    registry = server.registry
+    assert registry is not None
     marked_down = threading.Event()
 
     def seen(snapshot: CatalogueSnapshot) -> None:

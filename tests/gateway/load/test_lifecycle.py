@@ -15,6 +15,9 @@ from gateway.runner import GatewayServer
 from tests.fakes.wire import RawBackend, answer
 from tests.gateway.load.memory import MB, Resources, rss
 
+# Measures time or memory: nothing else of the run competes with it.
+pytestmark = pytest.mark.alone
+
 BODY = {
     "model": "claude-sonnet-4-6",
     "max_tokens": 5,

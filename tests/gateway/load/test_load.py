@@ -18,6 +18,9 @@ from tests.fakes.wire import RawBackend, answer
 from tests.gateway.load.memory import MB, Resources, rss
 from tests.gateway.translate.grammar import accumulate, assert_valid_stream, parse_sse
 
+# Measures time or memory: nothing else of the run competes with it.
+pytestmark = pytest.mark.alone
+
 Gateway = Callable[..., GatewayServer]
 BODY: dict[str, Any] = {
     "model": "claude-sonnet-4-6",

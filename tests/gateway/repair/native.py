@@ -24,7 +24,7 @@ Event = tuple[str, dict[str, Any]]
 
 
 def message_start(model: str, input_tokens: int, message_id: str = "msg_backend") -> Event:
-    message = {
+    message: dict[str, Any] = {
         "id": message_id,
         "type": "message",
         "role": "assistant",

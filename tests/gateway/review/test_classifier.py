@@ -92,7 +92,7 @@ def test_a_long_explanation_is_one_clipped_line() -> None:
 
 
 def test_calls_in_reply_and_the_one_cut_off_by_max_tokens() -> None:
-    content = [
+    content: list[dict[str, Any]] = [
         {"type": "text", "text": "Let me look."},
         {"type": "tool_use", "id": "toolu_1", "name": "Bash", "input": {"command": "ls"}},
         {"type": "tool_use", "id": "toolu_2", "name": "Write", "input": {"file_path": "/r/a"}},

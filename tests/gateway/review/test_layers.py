@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from gateway.review.classifier import ToolCall, parse_verdicts
 from gateway.review.context import read_context
 from gateway.review.layers import complete, review_by_rules
@@ -10,7 +12,7 @@ from gateway.review.results import available_results, flagged, not_flagged, unav
 CONTEXT = read_context(
     {"classifier_context": {"live_cwd": "/repo", "home_dir": "/home/u", "platform": "linux"}}
 )
-REPLY = [
+REPLY: list[dict[str, Any]] = [
     {"type": "text", "text": "Running the tests, then cleaning up."},
     {"type": "tool_use", "id": "toolu_read", "name": "Read", "input": {"file_path": "/repo/a.py"}},
     {"type": "tool_use", "id": "toolu_test", "name": "Bash", "input": {"command": "npm test"}},

@@ -1,4 +1,4 @@
-"""The request bodies Claude Code 2.1.197 really sent (the shared fixtures), ready to translate."""
+"""The request bodies Claude Code 2.1.197 really sent (tests/fixtures/claude-code), to translate."""
 
 from __future__ import annotations
 

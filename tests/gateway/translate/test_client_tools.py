@@ -23,7 +23,7 @@ from gateway.translate.thinking import SIGNATURE
 
 from .grammar import accumulate, assert_valid_stream
 
-CLIENT_TOOLS = [
+CLIENT_TOOLS: list[dict[str, Any]] = [
     {"type": "bash_20250124", "name": "bash"},
     {"type": "text_editor_20250728", "name": "str_replace_based_edit_tool", "max_characters": 9},
     {"type": "text_editor_20250124", "name": "str_replace_editor"},
@@ -269,7 +269,7 @@ def test_omitted_thinking_gives_no_thinking_blocks_non_streamed() -> None:
 
 
 def test_omitted_thinking_gives_no_thinking_blocks_streamed() -> None:
-    chunks = [
+    chunks: list[dict[str, Any]] = [
         {"choices": [{"delta": {"reasoning_content": "let me think"}}]},
         {"choices": [{"delta": {"content": "<think>more</think>"}}]},
         {"choices": [{"delta": {"content": "Answer"}}]},

@@ -13,7 +13,7 @@ from gateway.translate.sse import encode, encode_error
 from .grammar import Event, accumulate, assert_valid_stream, parse_sse
 
 USAGE = {"input_tokens": 5, "output_tokens": 0}
-MESSAGE = {
+MESSAGE: dict[str, Any] = {
     "id": "msg_1",
     "type": "message",
     "role": "assistant",

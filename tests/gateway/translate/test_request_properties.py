@@ -94,8 +94,8 @@ def requests(draw: st.DrawFn, alternating: bool) -> dict[str, Any]:
         for _ in range(draw(st.integers(0, 2))):
             messages.insert(draw(st.integers(0, len(messages))), _turn(draw, "system"))
     else:
-        role = st.sampled_from(["user", "assistant", "system", "human"])
-        messages = [_turn(draw, r) for r in draw(st.lists(role, min_size=1, max_size=6))]
+        any_role = st.sampled_from(["user", "assistant", "system", "human"])
+        messages = [_turn(draw, r) for r in draw(st.lists(any_role, min_size=1, max_size=6))]
     _assign_ids(draw, messages)
     body: dict[str, Any] = {
         "model": "claude-sonnet-4-6",

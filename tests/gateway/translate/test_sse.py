@@ -16,7 +16,7 @@ from .grammar import parse_sse
 
 
 def test_encode_frames() -> None:
-    events = [
+    events: list[tuple[str, dict[str, Any]]] = [
         ("message_stop", {"type": "message_stop"}),
         ("ping", {"type": "ping"}),
         (

@@ -41,7 +41,7 @@ def usage(input_tokens: int, output: int, cached: int = 0) -> dict[str, int]:
 
 
 def start(input_tokens: int = 0) -> Event:
-    message = {
+    message: dict[str, Any] = {
         "id": MID,
         "type": "message",
         "role": "assistant",

@@ -44,7 +44,7 @@ def test_without_changes_the_declared_tools_stand_but_deferred_ones_wait() -> No
 
 
 def test_additions_and_removals_apply_in_order_and_unknown_names_warn() -> None:
-    messages = [
+    messages: list[dict[str, Any]] = [
         {"role": "user", "content": "hi"},
         {
             "role": "system",
@@ -76,7 +76,7 @@ def test_additions_and_removals_apply_in_order_and_unknown_names_warn() -> None:
 
 
 def test_a_tool_reference_in_a_tool_result_loads_a_deferred_tool() -> None:
-    messages = [
+    messages: list[dict[str, Any]] = [
         {"role": "user", "content": "find a deploy tool"},
         {
             "role": "assistant",
