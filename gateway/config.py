@@ -53,6 +53,9 @@ class Timeouts(_Model):
     connect: float = Field(5.0, gt=0)
     first_byte: float = Field(600.0, gt=0)
     idle: float = Field(300.0, gt=0)
+    # An answer read whole (not streamed) must be complete this long after the backend took the
+    # request: a backend that trickles a byte now and then beats the idle timeout, not this.
+    deadline: float = Field(600.0, gt=0)
 
 
 class ReviewConfig(_Model):
@@ -118,6 +121,14 @@ class GatewayConfig(_Model):
     aliases: dict[str, str] = Field(default_factory=dict)
     timeouts: Timeouts = Field(default_factory=Timeouts)
     max_body_bytes: int = Field(32 * 1024 * 1024, gt=0)
+    # A backend's stream line (an SSE line or event, an NDJSON line) longer than this ends the
+    # stream with an error: the rest is neither read nor held.
+    max_stream_line_bytes: int = Field(4 * 1024 * 1024, ge=1024)
+    # A client must have sent a request's headers this long after it connected (or began
+    # the request, on a kept-alive connection), or it is disconnected.
+    header_timeout: float = Field(5.0, gt=0)
+    # Open client connections; past them a request gets 529 overloaded_error.
+    max_connections: int = Field(512, ge=1)
     # A stream is committed (200 + message_start) once the backend sends no content for this long.
     commit_after: float = Field(1.0, ge=0)
     ping_interval: float = Field(5.0, gt=0)

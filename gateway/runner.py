@@ -20,7 +20,7 @@ from typing import Any, TextIO
 import uvicorn
 from fastapi import FastAPI
 
-from gateway.api.framing import AnthropicHttpToolsProtocol
+from gateway.api.connections import guarded_protocol
 from gateway.api.state import GatewayState
 from gateway.backends.catalogue import CatalogueSnapshot
 from gateway.backends.registry import Registry
@@ -41,6 +41,7 @@ LIVE_FIELDS = frozenset(
         "aliases",
         "commit_after",
         "ping_interval",
+        "max_stream_line_bytes",
         "capture_bodies",
         "capture_count",
         "capture_max_bytes",
@@ -237,7 +238,9 @@ class GatewayServer:
         uconfig = uvicorn.Config(
             app,
             loop="asyncio",
-            http=AnthropicHttpToolsProtocol,  # httptools, with its 400 in Anthropic's format
+            # httptools, with its 400 in Anthropic's format, a deadline for each request's
+            # headers and a cap on open connections (api/connections.py).
+            http=guarded_protocol(config.header_timeout, config.max_connections),
             ws="none",
             lifespan="on",
             log_config=None,

@@ -3,6 +3,7 @@ catalogue) and the handlers for what the framework raises (answered by api/error
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -22,6 +23,7 @@ from gateway.backends.registry import Registry
 from gateway.config import GatewayConfig
 from gateway.errors import GatewayError, NotFound, for_status
 from gateway.events import EventBus
+from gateway.memory import HeapTrimmer
 from gateway.upstream.client import Transport
 
 __all__ = ["create_app"]
@@ -50,9 +52,11 @@ def create_app(
         # Clients are created and closed on this loop, the one that serves the requests.
         state.registry = registry or Registry(config, api_keys=keys, transport=transport)
         await state.registry.start()
+        trimmer = asyncio.create_task(HeapTrimmer().run(), name="lmgate-heap-trim")
         try:
             yield
         finally:
+            trimmer.cancel()
             await state.registry.stop()
 
     app = FastAPI(

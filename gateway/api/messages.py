@@ -173,6 +173,7 @@ async def create_message(request: Request) -> Response | MessagesRelay | FixedAn
             context_management=bool(req.get("context_management")),
             continues=turn.previous_message_id if turn else None,
         ),
+        max_line=config.max_stream_line_bytes,
     )
 
 

@@ -6,7 +6,8 @@ One relay per request runs two helpers beside the upstream work:
 - a keeper timer (streams and non-streams): it commits a silent stream after `commit_after`
   (200 + message_start, so that pings can flow while a local model prefills), sends `ping` when
   `ping_interval` passes without a byte to the client, and enforces the first-byte and idle
-  timeouts from the time of the last upstream byte, so no read is wrapped in a timeout.
+  timeouts from the time of the last upstream byte, so no read is wrapped in a timeout, and
+  the deadline of an answer read whole (a trickle of bytes does not hold it up).
 Before the commit an error is an HTTP error; after it, an `event: error` with the same type and
 wording.
 """
@@ -32,6 +33,7 @@ from gateway.errors import GatewayError, UpstreamError, UpstreamTimeout
 from gateway.events import EventBus
 from gateway.queueing import BackendQueue
 from gateway.repair.tool_choice import satisfies
+from gateway.translate.lines import DEFAULT_MAX_LINE
 from gateway.translate.sse import encode
 from gateway.translate.stream import Event, events_from_message
 from gateway.upstream.client import MAX_JSON_BODY, Upstream
@@ -76,6 +78,7 @@ class MessagesRelay(Response):
         capture: bool = False,
         review: Reviewer | None = None,
         on_complete: Callable[[dict[str, Any]], Mapping[str, Any]] | None = None,
+        max_line: int = DEFAULT_MAX_LINE,
     ) -> None:
         self.upstream = upstream
         self.plan = plan
@@ -103,6 +106,7 @@ class MessagesRelay(Response):
             plan.tool_names,
             upstream.base_url,
             show_thinking=plan.show_thinking,
+            max_line=max_line,
         )
         # An answer fetched whole needs no decoder: only its opening, when committed early.
         self.decoder: StreamDecoder = (
@@ -361,12 +365,24 @@ class MessagesRelay(Response):
         loop = asyncio.get_running_loop()
         first_byte = self.upstream.timeouts.first_byte
         idle = self.upstream.timeouts.idle
+        deadline = self.upstream.timeouts.deadline
+        whole = not (self.stream and self.plan.stream_upstream)
         while not work.done():
             now = loop.time()
             if not self.got_bytes:
                 timeout_at = self._t_admitted + first_byte
             else:
                 timeout_at = self.last_byte + idle
+            if whole:
+                deadline_at = self._t_admitted + deadline
+                if now >= deadline_at:
+                    self.timed_out = UpstreamTimeout(
+                        f"the backend at {self.upstream.base_url} did not finish its answer "
+                        f"within {deadline:g} s"
+                    )
+                    work.cancel()
+                    return
+                timeout_at = min(timeout_at, deadline_at)
             if now >= timeout_at:
                 what = "send anything" if not self.got_bytes else "send more"
                 limit = first_byte if not self.got_bytes else idle
@@ -379,7 +395,9 @@ class MessagesRelay(Response):
             if self.stream:
                 if not self.committed:
                     commit_at = self._t0 + self.commit_after
-                    if now >= commit_at and not self.decoder.has_content:
+                    # Content the translator holds back (a text tool call's opening, a call
+                    # still without its name) is no reason to stay silent: commit all the same.
+                    if now >= commit_at:
                         async with self._lock:
                             if not self.committed:
                                 await self._commit()

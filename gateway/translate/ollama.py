@@ -16,6 +16,8 @@ from typing import Any
 
 import orjson
 
+from gateway.translate.lines import DEFAULT_MAX_LINE, LineSplitter
+
 __all__ = ["NDJSONDecoder", "OllamaChunkAdapter", "num_ctx_for", "openai_to_ollama_chat"]
 
 _OPTION_KEYS = {"temperature": "temperature", "top_p": "top_p", "top_k": "top_k", "stop": "stop"}
@@ -117,20 +119,17 @@ def _tool_name(call_id: Any, history: list[dict[str, Any]]) -> str | None:
 
 
 class NDJSONDecoder:
-    """Newline-delimited JSON, split anywhere across reads: complete lines out."""
+    """Newline-delimited JSON, split anywhere across reads: complete lines out, in time linear
+    in the bytes; a line longer than `limit` bytes raises LineTooLong."""
 
-    def __init__(self) -> None:
-        self._buffer = b""
+    def __init__(self, limit: int | None = DEFAULT_MAX_LINE) -> None:
+        self._lines = LineSplitter(sse=False, limit=limit)
 
     def feed(self, data: bytes) -> list[bytes]:
-        self._buffer += data
-        if b"\n" not in self._buffer:
-            return []
-        *lines, self._buffer = self._buffer.split(b"\n")
-        return [line for line in lines if line.strip()]
+        return [line for line in self._lines.split(data) if line.strip()]
 
     def flush(self) -> list[bytes]:
-        rest, self._buffer = self._buffer, b""
+        rest = self._lines.flush()
         return [rest] if rest.strip() else []
 
 

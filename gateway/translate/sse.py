@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import orjson
 
+from gateway.translate.lines import DEFAULT_MAX_LINE, LineSplitter, LineTooLong
 from gateway.translate.stream import Event
 
 __all__ = ["AnthropicSSEDecoder", "SSEDecoder", "encode", "encode_error"]
-
-_BOM = b"\xef\xbb\xbf"
 
 
 def encode(events: list[Event]) -> bytes:
@@ -23,47 +22,18 @@ def encode_error(error_type: str, message: str) -> bytes:
     return encode([("error", {"type": "error", "error": {"type": error_type, "message": message}})])
 
 
-class _Lines:
-    """WHATWG line splitting: bytes may be cut anywhere, lines end in LF, CRLF or CR, and a
-    leading BOM is dropped."""
-
-    __slots__ = ("buffer", "_skip_lf", "_started")
-
-    def __init__(self) -> None:
-        self.buffer = b""
-        self._skip_lf = False  # the last byte was a CR: an LF right after it ends nothing more
-        self._started = False
-
-    def split(self, data: bytes) -> list[bytes]:
-        """The lines completed by `data`."""
-        if self._skip_lf and data:
-            self._skip_lf = False
-            if data.startswith(b"\n"):
-                data = data[1:]
-        buffer = self.buffer + data if self.buffer else data
-        if not self._started:
-            if len(buffer) < len(_BOM) and _BOM.startswith(buffer):
-                self.buffer = buffer
-                return []
-            self._started = True
-            buffer = buffer.removeprefix(_BOM)
-        if b"\r" in buffer:
-            self._skip_lf = buffer.endswith(b"\r")
-            buffer = buffer.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
-        *lines, self.buffer = buffer.split(b"\n")
-        return lines
-
-
 class SSEDecoder:
     """Incremental decoder (WHATWG rules): `:` lines are comments, `data:` lines of one event
     are joined with LF, and an event is complete at its blank line. Only data matters upstream
-    (OpenAI streams), so event/id/retry are ignored."""
+    (OpenAI streams), so event/id/retry are ignored. A line, or an event's data, longer than
+    `limit` bytes raises LineTooLong."""
 
-    __slots__ = ("_data", "_lines")
+    __slots__ = ("_data", "_lines", "_size")
 
-    def __init__(self) -> None:
-        self._lines = _Lines()
+    def __init__(self, limit: int | None = DEFAULT_MAX_LINE) -> None:
+        self._lines = LineSplitter(sse=True, limit=limit)
         self._data: list[bytes] | None = None
+        self._size = 0
 
     def feed(self, data: bytes) -> list[str]:
         out: list[str] = []
@@ -71,7 +41,7 @@ class SSEDecoder:
             if not line:
                 if self._data is not None:
                     out.append(b"\n".join(self._data).decode("utf-8", "replace"))
-                    self._data = None
+                    self._data, self._size = None, 0
                 continue
             if line.startswith(b"data"):
                 name, _, value = line.partition(b":")
@@ -79,6 +49,7 @@ class SSEDecoder:
                     continue
                 if value.startswith(b" "):
                     value = value[1:]
+                self._size = _grown(self._lines.limit, self._size, value)
                 if self._data is None:
                     self._data = [value]
                 else:
@@ -88,21 +59,23 @@ class SSEDecoder:
     def flush(self) -> list[str]:
         """End of the byte stream: a last event without its blank line is still delivered,
         because some servers close the connection right after the final `data:` line."""
-        out = self.feed(b"\n\n") if self._lines.buffer or self._data is not None else []
-        self._lines.buffer = b""
+        out = self.feed(b"\n\n") if self._lines.pending or self._data is not None else []
+        self._lines.flush()
         return out
 
 
 class AnthropicSSEDecoder:
     """Anthropic's own streams (native backends): each event's data is a JSON object, named by
     its `type` (or its `event:` line when the data has none); `[DONE]`, which some native
-    backends add, is skipped, and data that is not a JSON object is skipped with a warning."""
+    backends add, is skipped, and data that is not a JSON object is skipped with a warning.
+    A line, or an event's data, longer than `limit` bytes raises LineTooLong."""
 
-    __slots__ = ("_data", "_event", "_lines", "warnings")
+    __slots__ = ("_data", "_event", "_lines", "_size", "warnings")
 
-    def __init__(self) -> None:
-        self._lines = _Lines()
+    def __init__(self, limit: int | None = DEFAULT_MAX_LINE) -> None:
+        self._lines = LineSplitter(sse=True, limit=limit)
         self._data: list[bytes] | None = None
+        self._size = 0
         self._event: str | None = None
         self.warnings: list[str] = []
 
@@ -112,7 +85,7 @@ class AnthropicSSEDecoder:
             if not line:
                 if self._data is not None:
                     self._dispatch(b"\n".join(self._data), out)
-                self._data, self._event = None, None
+                self._data, self._event, self._size = None, None, 0
                 continue
             if line.startswith(b":"):
                 continue
@@ -120,6 +93,7 @@ class AnthropicSSEDecoder:
             if value.startswith(b" "):
                 value = value[1:]
             if name == b"data":
+                self._size = _grown(self._lines.limit, self._size, value)
                 if self._data is None:
                     self._data = [value]
                 else:
@@ -130,8 +104,8 @@ class AnthropicSSEDecoder:
 
     def flush(self) -> list[Event]:
         """End of the byte stream: a last event without its blank line is still delivered."""
-        out = self.feed(b"\n\n") if self._lines.buffer or self._data is not None else []
-        self._lines.buffer = b""
+        out = self.feed(b"\n\n") if self._lines.pending or self._data is not None else []
+        self._lines.flush()
         return out
 
     def _dispatch(self, raw: bytes, out: list[Event]) -> None:
@@ -147,3 +121,11 @@ class AnthropicSSEDecoder:
             return
         kind = data.get("type")
         out.append((kind if isinstance(kind, str) and kind else self._event or "message", data))
+
+
+def _grown(limit: int | None, size: int, value: bytes) -> int:
+    """An event's data size once `value` is added: each line is bounded, and so is their sum."""
+    size += len(value) + 1
+    if limit is not None and size > limit:
+        raise LineTooLong(limit, "event")
+    return size

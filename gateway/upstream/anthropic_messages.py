@@ -8,6 +8,7 @@ from typing import Any
 from gateway.repair.message import repair_message
 from gateway.repair.stream import AnthropicStreamRepairer
 from gateway.translate.conversation import BILLING_PREFIX
+from gateway.translate.lines import LineTooLong
 from gateway.translate.request import refuse_mcp_connector
 from gateway.translate.sse import AnthropicSSEDecoder
 from gateway.translate.stream import Event
@@ -20,6 +21,7 @@ from gateway.upstream.protocol import (
     StreamDecoder,
     UpstreamProtocol,
     UpstreamRequest,
+    line_too_long,
     native_error,
     read_object,
 )
@@ -56,7 +58,7 @@ class AnthropicMessages(UpstreamProtocol):
             tool_names=reply.tool_names,
             show_thinking=reply.show_thinking,
         )
-        return _EventDecoder(repairer, reply.backend)
+        return _EventDecoder(repairer, reply.backend, reply.max_line)
 
     def parse(self, body: bytes, reply: ReplySpec) -> tuple[dict[str, Any], list[str]]:
         payload = read_object(body, reply.backend)
@@ -74,13 +76,17 @@ class AnthropicMessages(UpstreamProtocol):
 class _EventDecoder(StreamDecoder):
     state: AnthropicStreamRepairer
 
-    def __init__(self, repairer: AnthropicStreamRepairer, backend: str) -> None:
+    def __init__(self, repairer: AnthropicStreamRepairer, backend: str, max_line: int) -> None:
         super().__init__(repairer, backend)
-        self.decoder = AnthropicSSEDecoder()
+        self.decoder = AnthropicSSEDecoder(max_line)
 
     def feed(self, data: bytes) -> Fed:
         events: list[Event] = []
-        for event in self.decoder.feed(data):
+        try:
+            decoded = self.decoder.feed(data)
+        except LineTooLong as exc:
+            return events, True, line_too_long(exc, self.backend)
+        for event in decoded:
             events += self.state.feed(event)
             error = self.state.error
             if error is not None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from gateway.errors import GatewayError
+from gateway.translate.lines import LineTooLong
 from gateway.translate.ollama import (
     NDJSONDecoder,
     OllamaChunkAdapter,
@@ -24,6 +25,7 @@ from gateway.upstream.protocol import (
     StreamDecoder,
     UpstreamProtocol,
     UpstreamRequest,
+    line_too_long,
     read_object,
 )
 
@@ -48,7 +50,7 @@ class OllamaChat(UpstreamProtocol):
         )
 
     def decoder(self, reply: ReplySpec) -> StreamDecoder:
-        return _LineDecoder(chat_translator(reply), reply.backend, reply.message_id)
+        return _LineDecoder(chat_translator(reply), reply.backend, reply.message_id, reply.max_line)
 
     def parse(self, body: bytes, reply: ReplySpec) -> tuple[dict[str, Any], list[str]]:
         payload = OllamaChunkAdapter(reply.message_id).response(read_object(body, reply.backend))
@@ -64,14 +66,20 @@ class OllamaChat(UpstreamProtocol):
 class _LineDecoder(StreamDecoder):
     state: StreamTranslator
 
-    def __init__(self, translator: StreamTranslator, backend: str, completion_id: str) -> None:
+    def __init__(
+        self, translator: StreamTranslator, backend: str, completion_id: str, max_line: int
+    ) -> None:
         super().__init__(translator, backend)
-        self.decoder = NDJSONDecoder()
+        self.decoder = NDJSONDecoder(max_line)
         self.adapter = OllamaChunkAdapter(completion_id)
 
     def feed(self, data: bytes) -> Fed:
         events: list[Event] = []
-        for line in self.decoder.feed(data):
+        try:
+            lines = self.decoder.feed(data)
+        except LineTooLong as exc:
+            return events, True, line_too_long(exc, self.backend)
+        for line in lines:
             try:
                 chunk = read_object(line, self.backend)
             except GatewayError as exc:

@@ -18,6 +18,7 @@ from gateway.backends.catalogue import BackendInfo, ModelInfo
 from gateway.backends.presets import PRESETS
 from gateway.errors import GatewayError, InvalidRequest
 from gateway.schemas.anthropic import MessagesRequest
+from gateway.translate.lines import LineTooLong
 from gateway.translate.request import BackendTraits, anthropic_to_openai
 from gateway.translate.response import openai_to_anthropic_with_notes
 from gateway.translate.sse import SSEDecoder
@@ -30,6 +31,7 @@ from gateway.upstream.protocol import (
     StreamDecoder,
     UpstreamProtocol,
     UpstreamRequest,
+    line_too_long,
     read_object,
 )
 
@@ -72,7 +74,7 @@ class OpenAIChat(UpstreamProtocol):
                 yield response
 
     def decoder(self, reply: ReplySpec) -> StreamDecoder:
-        return _ChunkDecoder(chat_translator(reply), reply.backend)
+        return _ChunkDecoder(chat_translator(reply), reply.backend, reply.max_line)
 
     def parse(self, body: bytes, reply: ReplySpec) -> tuple[dict[str, Any], list[str]]:
         return openai_to_anthropic_with_notes(
@@ -87,13 +89,17 @@ class OpenAIChat(UpstreamProtocol):
 class _ChunkDecoder(StreamDecoder):
     state: StreamTranslator
 
-    def __init__(self, translator: StreamTranslator, backend: str) -> None:
+    def __init__(self, translator: StreamTranslator, backend: str, max_line: int) -> None:
         super().__init__(translator, backend)
-        self.decoder = SSEDecoder()
+        self.decoder = SSEDecoder(max_line)
 
     def feed(self, data: bytes) -> Fed:
         events: list[Event] = []
-        for payload in self.decoder.feed(data):
+        try:
+            payloads = self.decoder.feed(data)
+        except LineTooLong as exc:
+            return events, True, line_too_long(exc, self.backend)
+        for payload in payloads:
             if payload == "[DONE]":
                 return events, True, None
             try:

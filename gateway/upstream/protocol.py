@@ -23,6 +23,7 @@ from gateway.errors import GatewayError, UpstreamError, status_of_type
 from gateway.repair.stream import AnthropicStreamRepairer
 from gateway.schemas.anthropic import MessagesRequest
 from gateway.translate.documents import PdfReader
+from gateway.translate.lines import DEFAULT_MAX_LINE, LineTooLong
 from gateway.translate.stream import Event, StreamTranslator, message_start
 from gateway.upstream.client import Upstream
 from gateway.upstream.errors import map_backend_error
@@ -35,6 +36,7 @@ __all__ = [
     "UpstreamProtocol",
     "UpstreamRequest",
     "Unstreamed",
+    "line_too_long",
     "native_error",
     "read_object",
 ]
@@ -78,7 +80,7 @@ class UpstreamRequest:
 class ReplySpec:
     """What the client's answer is made of, whatever the backend sends: its id, the model name
     the client asked for, the prompt's size, the tools it may call; and the backend's URL, which
-    errors name."""
+    errors name; and the longest stream line (or event) a decoder takes."""
 
     message_id: str
     client_model: str
@@ -86,6 +88,7 @@ class ReplySpec:
     tool_names: Collection[str]
     backend: str
     show_thinking: bool = True  # False for `thinking.display: "omitted"`: no thinking blocks
+    max_line: int = DEFAULT_MAX_LINE
 
 
 class StreamDecoder(ABC):
@@ -210,6 +213,16 @@ def read_object(payload: str | bytes, backend: str) -> dict[str, Any]:
             raise native_error(data["error"], backend)
         raise map_backend_error(500, orjson.dumps(data), backend=backend)
     return data
+
+
+def line_too_long(exc: LineTooLong, backend: str) -> UpstreamError:
+    """The stream ends at once: the rest of such a line is not read, nor held."""
+    limit = exc.limit
+    shown = f"{limit >> 20} MiB" if limit % (1 << 20) == 0 else f"{limit:,} bytes"
+    return UpstreamError(
+        f"the backend at {backend} sent a stream {exc.what} longer than {shown} "
+        "(max_stream_line_bytes); the stream was ended there"
+    )
 
 
 def native_error(error: dict[str, Any], backend: str) -> GatewayError:

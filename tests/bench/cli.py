@@ -1,6 +1,6 @@
-"""`python -m tests.bench [--quick] [--only NAME…] [--soak-seconds N] [--json PATH]`: start the
-fake backend and the gateway (one per transport) in their own processes on their own cores, run
-the workloads against both, print the report."""
+"""`python -m tests.bench [--quick] [--only NAME…] [--soak-seconds N] [--fault-seconds N]
+[--json PATH]`: start the fake backend and the gateway (one per transport) in their own processes
+on their own cores, run the workloads against both, print the report."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ import orjson
 
 from tests.bench.coldstart import measure_cold_start
 from tests.bench.desktop import measure_desktop, measure_desktop_browse
+from tests.bench.faults import measure_faults
 from tests.bench.load import measure_soak, measure_streams64
 from tests.bench.processes import Child, Cores, bench_env, plan_cores, spawn
 from tests.bench.report import render_report
@@ -44,6 +45,7 @@ SECTIONS = (
     "fixtures",
     "streams64",
     "soak",
+    "faults",
     "coldstart",
     "desktop",
     "tokens",
@@ -53,6 +55,9 @@ SECTIONS = (
 FLOWS = ("latency", "throughput", "stream", "fixtures", "streams64")
 TRANSPORTS = ("aiohttp", "httpx")
 SOAK_SECONDS = 120.0
+# The fault soak: ten minutes for the real figure (issue #11), seconds for --quick.
+FAULT_SECONDS = 600.0
+QUICK_FAULT_SECONDS = 20.0
 
 
 @dataclass(frozen=True)
@@ -72,12 +77,14 @@ class Settings:
     settle: float
     # Repetitions of each count in the tokens section (the best is kept).
     token_runs: int
+    # Normal requests timed in each phase of the fault soak (idle, huge lines, slow clients).
+    fault_samples: int
     # Tool-call turns per variant in the review section (a multiple of 5).
     review_turns: int = 50
 
 
-FULL = Settings(7, 200, 5, 3200, 30, 15, 5, 10.0, 250, 2.0, 7)
-QUICK = Settings(3, 40, 2, 320, 3, 2, 1, 1.0, 50, 0.5, 2, review_turns=10)
+FULL = Settings(7, 200, 5, 3200, 30, 15, 5, 10.0, 250, 2.0, 7, 500)
+QUICK = Settings(3, 40, 2, 320, 3, 2, 1, 1.0, 50, 0.5, 2, 100, review_turns=10)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -102,6 +109,13 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         metavar="N",
         help=f"how long the soak runs (default {SOAK_SECONDS:g}); with --quick, asks for the soak",
+    )
+    parser.add_argument(
+        "--fault-seconds",
+        type=float,
+        metavar="N",
+        help=f"how long the fault soak's mix runs (default {FAULT_SECONDS:g}; "
+        f"{QUICK_FAULT_SECONDS:g} with --quick)",
     )
     parser.add_argument("--json", metavar="PATH", help="also write the figures as JSON")
     return parser
@@ -185,6 +199,7 @@ def run(
     settings: Settings,
     cores: Cores,
     soak_seconds: float = SOAK_SECONDS,
+    fault_seconds: float = FAULT_SECONDS,
 ) -> dict[str, float]:
     figures: dict[str, float] = {}
     with tempfile.TemporaryDirectory(prefix="lmgate-bench-") as home:
@@ -207,6 +222,9 @@ def run(
                         measure_soak(targets, seconds=soak_seconds, settle=settings.settle)
                     )
                 figures |= {f"soak.{k}": v for k, v in soak.items()}
+        if "faults" in sections:
+            _progress(f"fault soak through {transports[0]} for {fault_seconds:g} s")
+            figures |= _fault_soak(transports[0], settings, cores, env, logs, fault_seconds)
             if "desktop" in sections:
                 _progress("desktop app")
                 desktop = measure_desktop(
@@ -241,6 +259,30 @@ def run(
             _progress("auto-mode review of a tool-call turn")
             figures |= {f"review.{k}": v for k, v in measure_review(settings.review_turns).items()}
     return figures
+
+
+def _fault_soak(
+    transport: str,
+    settings: Settings,
+    cores: Cores,
+    env: dict[str, str],
+    logs: Path,
+    seconds: float,
+) -> dict[str, float]:
+    """Hostile backends (tests/bench/faults.py, a process of its own) and clients beside normal
+    traffic, against a gateway with the fault run's short timeouts."""
+    with spawn(
+        "fault-backend", ["tests.bench.faults"], cores=cores.fake, env=env, logs=logs
+    ) as bad:
+        args = ["tests.bench.gateway_proc", f"{bad.url}/v1", "--transport", transport]
+        args += ["--model", "fake-model", "--faults"]
+        with spawn("gateway-faults", args, cores=cores.gateway, env=env, logs=logs) as gateway:
+            found = asyncio.run(
+                measure_faults(
+                    gateway.port, gateway.pid, seconds=seconds, samples=settings.fault_samples
+                )
+            )
+    return {f"faults.{k}": v for k, v in found.items()}
 
 
 def _compare_fakes(
@@ -313,6 +355,16 @@ def _meta(
         )
     if "soak" in sections:
         meta["soak"] = soak
+    if "faults" in sections:
+        meta["fault soak"] = (
+            "a raw backend answering each request with the fault it names (50 MB stream lines, "
+            "streams cut or broken, trickled answers, silence after the headers) and clients that "
+            "leave mid-stream or dribble their headers, beside normal requests and streams; the "
+            "gateway with an idle timeout of 2 s, a deadline of 8 s, a header timeout of 2 s; "
+            "normal-request p99 idle, during 50 MB lines and beside 200 slow clients; then a "
+            "round with 200 "
+            "concurrent streams and the weighted mix from 8 clients"
+        )
     return meta
 
 
@@ -321,13 +373,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings = QUICK if args.quick else FULL
     sections = chosen_sections(args)
     soak_seconds = SOAK_SECONDS if args.soak_seconds is None else args.soak_seconds
+    fault_seconds = args.fault_seconds
+    if fault_seconds is None:
+        fault_seconds = QUICK_FAULT_SECONDS if args.quick else FAULT_SECONDS
     cores = plan_cores()
     os.sched_setaffinity(0, cores.client)
     load = os.getloadavg()
     _progress("compiling bytecode")
     compile_s = compile_bytecode()
     started = time.perf_counter()
-    figures = run(sections, args.transport, settings, cores, soak_seconds)
+    figures = run(sections, args.transport, settings, cores, soak_seconds, fault_seconds)
     soak = f"{soak_seconds:g} s through {args.transport[0]} on a fresh gateway after a warm-up, "
     soak += "8 connections: small requests (text / tool call), 200-chunk and paced streams, "
     soak += "the Claude Code fixtures streamed and not"

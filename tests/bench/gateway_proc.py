@@ -20,24 +20,38 @@ from tests.bench.lifeline import stop_event
 __all__ = ["bench_config", "main"]
 
 
-def bench_config(backend_url: str) -> GatewayConfig:
-    """Defaults everywhere (body capture included) but the backend and the model choices."""
-    return GatewayConfig(
+def bench_config(backend_url: str, model: str = MODEL, faults: bool = False) -> GatewayConfig:
+    """Defaults everywhere (body capture included) but the backend and the model choices; with
+    `faults`, the short timeouts of the fault run (tests/bench/faults.py)."""
+    config = GatewayConfig(
         port=0,
         backends=[BackendConfig(id="bench", url=backend_url)],
-        big=MODEL,
-        small=MODEL,
+        big=model,
+        small=model,
         aliases={"local-big-model": "big"},
     )
+    if faults:
+        from tests.bench.faults import FAULT_TIMEOUTS, HEADER_TIMEOUT
+
+        config = config.model_copy(
+            update={
+                "timeouts": config.timeouts.model_copy(update=FAULT_TIMEOUTS),
+                "header_timeout": HEADER_TIMEOUT,
+            }
+        )
+    return config
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.bench.gateway_proc")
     parser.add_argument("backend_url")
     parser.add_argument("--transport", choices=("aiohttp", "httpx"), default="aiohttp")
+    parser.add_argument("--model", default=MODEL, help="the backend's model")
+    parser.add_argument("--faults", action="store_true", help="the fault run's short timeouts")
     args = parser.parse_args(argv)
     bus = EventBus()
-    server = GatewayServer(bench_config(args.backend_url), bus=bus, transport=args.transport)
+    config = bench_config(args.backend_url, args.model, args.faults)
+    server = GatewayServer(config, bus=bus, transport=args.transport)
     server.start()
     detach = attach_log_file(bus)
     stopped = stop_event()

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-__all__ = ["COLD", "DESKTOP", "HEADLINES", "SOAK", "render_report"]
+__all__ = ["COLD", "DESKTOP", "FAULTS", "HEADLINES", "SOAK", "render_report"]
 
 Figures = Mapping[str, float]
 
@@ -178,6 +178,32 @@ SOAK = (
     Headline("soak: threads at the start", "threads_start", None, None, digits=0),
     Headline("soak: threads at the end", "threads_end", None, None, digits=0),
 )
+FAULTS = (
+    Headline("faults: seconds of the mix", "soak_seconds", None, None, digits=0),
+    Headline("faults: requests", "requests", None, None, True, 0),
+    Headline("faults: unaccounted outcomes", "unaccounted", 0, None, digits=0),
+    Headline("faults: normal request p50, idle (ms)", "normal_idle_p50_ms", None, None),
+    Headline("faults: normal request p99, idle (ms)", "normal_idle_p99_ms", None, None),
+    Headline(
+        "faults: normal request p99 during 50 MB lines (ms)",
+        "normal_huge_lines_p99_ms",
+        None,
+        None,
+    ),
+    Headline("  ratio to idle", "huge_lines_p99_ratio", 2.0, None),
+    Headline(
+        "faults: normal request p99 beside 200 slow clients (ms)",
+        "normal_slow_clients_p99_ms",
+        None,
+        None,
+    ),
+    Headline("  ratio to idle", "slow_clients_p99_ratio", 2.0, None),
+    Headline("faults: gateway RSS at the start (MB)", "rss_start_mb", None, None, digits=1),
+    Headline("faults: gateway RSS at the end (MB)", "rss_end_mb", None, None, digits=1),
+    Headline("faults: gateway RSS growth (MB)", "rss_growth_mb", 10, None, digits=1),
+    Headline("faults: open fds at the start", "fds_start", None, None, digits=0),
+    Headline("faults: open fds at the end", "fds_end", None, None, digits=0),
+)
 
 
 def _fmt(value: float | None, digits: int = 2) -> str:
@@ -225,6 +251,7 @@ def render_report(figures: Figures, meta: Mapping[str, str], transports: Sequenc
         ("desktop", DESKTOP, "desktop app, offscreen"),
         ("tokens", TOKENS, "token counter (fresh interpreters, best of runs)"),
         ("soak", SOAK, "soak (mixed load, moderate concurrency)"),
+        ("faults", FAULTS, "fault soak (hostile backends and clients beside normal traffic)"),
     ):
         if any(k.startswith(f"{prefix}.") for k in figures):
             out += [""]
@@ -240,6 +267,13 @@ def render_report(figures: Figures, meta: Mapping[str, str], transports: Sequenc
             [key, *(_fmt(figures.get(f"{t}.{section}.{key}"), 3) for t in present)] for key in keys
         ]
         out += _table([section, *present], rows)
+    outcomes = sorted(k for k in figures if k.startswith("faults.outcome."))
+    if outcomes:
+        out += ["", "fault soak: outcomes by kind (each the answer its fault must get)"]
+        out += _table(
+            ["outcome", "count"],
+            [[k.removeprefix("faults.outcome."), _fmt(figures[k], 0)] for k in outcomes],
+        )
     review = sorted(k for k in figures if k.startswith("review."))
     if review:
         out += [

@@ -13,7 +13,7 @@ import orjson
 import pytest
 
 from tests.bench.cli import SECTIONS, build_parser, chosen_sections
-from tests.bench.report import COLD, DESKTOP, HEADLINES, SOAK
+from tests.bench.report import COLD, DESKTOP, FAULTS, HEADLINES, SOAK
 from tests.paths import REPO
 
 pytestmark = pytest.mark.bench
@@ -43,7 +43,18 @@ def test_quick_leaves_the_soak_out_unless_asked() -> None:
 def test_quick_run_reports_every_figure(tmp_path: Path) -> None:
     out = tmp_path / "figures.json"
     run = subprocess.run(
-        [sys.executable, "-m", "tests.bench", "--quick", "--soak-seconds", "4", "--json", str(out)],
+        [
+            sys.executable,
+            "-m",
+            "tests.bench",
+            "--quick",
+            "--soak-seconds",
+            "4",
+            "--fault-seconds",
+            "5",
+            "--json",
+            str(out),
+        ],
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -56,6 +67,7 @@ def test_quick_run_reports_every_figure(tmp_path: Path) -> None:
     expected += [f"coldstart.{h.key}" for h in COLD]
     expected += [f"desktop.{h.key}" for h in DESKTOP]
     expected += [f"soak.{h.key}" for h in SOAK]
+    expected += [f"faults.{h.key}" for h in FAULTS]
     expected += [f"fakes.{f}.{k}" for f in ("lean", "fakebackend") for k in FAKE_FIGURES]
     expected += [f"review.{v}.{k}" for v in ("rules", "classifier") for k in REVIEW_FIGURES]
     missing = [key for key in expected if key not in figures]

@@ -10,6 +10,7 @@ import orjson
 import pytest
 
 from gateway import errors
+from gateway.api.connections import TooManyConnections
 from gateway.api.error_answers import error_response, send_error
 from gateway.api.framing import AmbiguousFraming
 from gateway.errors import (
@@ -27,6 +28,7 @@ from tests.gateway.translate.grammar import parse_sse
 def _classes() -> list[type[GatewayError]]:
     # Imported above, so the set is the same whatever ran first in this process.
     assert issubclass(AmbiguousFraming, GatewayError)
+    assert issubclass(TooManyConnections, GatewayError)
     found: list[type[GatewayError]] = [GatewayError]
     for cls in found:
         found.extend(cls.__subclasses__())
@@ -52,6 +54,7 @@ EXPECTED = {
     "BackendUnavailable": (503, "api_error", "false"),
     "UpstreamTimeout": (504, "api_error", "true"),
     "Overloaded": (529, "overloaded_error", "true"),
+    "TooManyConnections": (529, "overloaded_error", "true"),
 }
 
 

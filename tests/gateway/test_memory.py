@@ -1,0 +1,52 @@
+"""The heap trimmer: a trim when resident memory has grown past the threshold, none otherwise."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+import pytest
+
+from gateway import memory
+from gateway.memory import HeapTrimmer, malloc_trim, resident_bytes
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc and /proc are Linux's")
+def test_glibc_trim_and_resident_memory_are_found_on_linux() -> None:
+    assert malloc_trim() is True
+    resident = resident_bytes()
+    assert resident is not None and resident > 10 * 2**20
+
+
+class _Done(Exception):
+    pass
+
+
+def test_a_trim_only_after_growth(monkeypatch: pytest.MonkeyPatch) -> None:
+    readings = [100, 101, 103, 200, 120, 121, 122]  # MB, one per reading
+
+    def reading() -> int:
+        if not readings:
+            raise _Done
+        return readings.pop(0) * 2**20
+
+    trimmed: list[int] = []
+
+    def trim() -> bool:
+        trimmed.append(1)
+        return True
+
+    monkeypatch.setattr(memory, "resident_bytes", reading)
+    monkeypatch.setattr(memory, "malloc_trim", trim)
+    monkeypatch.setattr(memory, "_TRIM", lambda: 1)
+    trimmer = HeapTrimmer(every=0.001, threshold=4 * 2**20)
+
+    async def run() -> None:
+        with pytest.raises(_Done):
+            await trimmer.run()
+
+    asyncio.run(run())
+    # 100 (`available`), 101 the baseline, 103: no; 200: a trim, after which 120 is the
+    # baseline; 121, 122: no.
+    assert trimmed == [1]
+    assert trimmer.trims == 1
