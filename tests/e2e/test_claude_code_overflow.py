@@ -1,10 +1,11 @@
 """A Claude Code 2.1.332 session whose prompt overflows a 32k window recovers from the 400.
 
-The fake backend reports small prompts, so Claude Code's own estimate never holds a request
-back: the prompt really outgrows the window as Read results pile up, the backend refuses it as
-LM Studio does, and the gateway answers 400 "prompt is too long: N tokens > M maximum". Claude
-Code compacts on that answer (in print mode too), sizing what it summarizes by the gap N - M and
-leaving the newest rounds out of the summary request, and the session goes on.
+The fake backend reports small prompts, so Claude Code's own estimate does not hold the
+conversation back: the prompt really outgrows the window as Read results pile up, the backend
+refuses it as LM Studio does, and the gateway answers 400 "prompt is too long: N tokens > M
+maximum". Claude Code compacts on that answer (in print mode too), sizing what it summarizes by
+the gap N - M, and the session goes on. When its own summary request is what overflows, it drops
+the oldest rounds from that request by the same gap and asks again.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import re
 import shutil
 import subprocess
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +23,7 @@ import orjson
 import pytest
 
 from gateway.config import BackendConfig, GatewayConfig, save_config
-from gateway.events import EventBus
+from gateway.events import EventBus, RequestRecord
 from gateway.runner import GatewayServer
 from tests.e2e.test_claude_code import OFFLINE, lmgate_env, text_of
 from tests.e2e.test_claude_code_compaction import WINDOW
@@ -38,11 +40,7 @@ SUMMARY = (
     f"<summary>{MARKER}: the user asked to read the files in order; the first ones were read."
     "</summary>"
 )
-FINAL = "All eight files were read; the session went on after the overflow."
-FILES = 8
-# About 5k tokens a file: a few Read results fit in 32k beside 2.1.332's own system prompt and
-# tools (about 14k tokens by the fake's count), all eight do not.
-LINES = 320
+FINAL = "All the files were read; the session went on after the overflow."
 # What the backend says every prompt cost: far below the truth, so Claude Code does not see the
 # overflow coming and sends the request the backend refuses.
 REPORTED = 4000
@@ -69,8 +67,9 @@ def is_summary_request(body: dict[str, Any]) -> bool:
 class Model:
     """The model's side: read the next file, summarize when asked, answer once all are read."""
 
-    def __init__(self, work: Path) -> None:
+    def __init__(self, work: Path, files: int) -> None:
         self.work = work
+        self.files = files
         self.read = 0
         self.summaries = 0
         self.answers = 0
@@ -79,7 +78,7 @@ class Model:
         if is_summary_request(body):
             self.summaries += 1
             return Text(SUMMARY, usage=Usage(prompt_tokens=REPORTED))
-        if self.read < FILES:
+        if self.read < self.files:
             self.read += 1
             path = self.work / f"file{self.read}.txt"
             call = ToolCall("Read", {"file_path": str(path)}, id=f"call_{self.read}")
@@ -88,11 +87,25 @@ class Model:
         return Text(FINAL, usage=Usage(prompt_tokens=REPORTED))
 
 
-def test_an_overflowing_prompt_on_a_32k_model_compacts_and_goes_on(
+@dataclass
+class Session:
+    result: dict[str, Any]
+    overflows: list[RequestRecord]
+    chats: list[dict[str, Any]]
+    refused: list[dict[str, Any]]
+    model: Model
+
+
+def run_session(
     tmp_path: Path,
     fake_backend: Callable[..., FakeBackend],
     gateway_server: Callable[..., GatewayServer],
-) -> None:
+    *,
+    files: int,
+    lines: int,
+) -> Session:
+    """`claude -p` asked to read `files` files of `lines` lines each, with what `lmgate env`
+    exports, through the gateway to a fake LM Studio with a 32k model."""
     claude_cli = ensure_claude_code("2.1.332")
     backend = fake_backend("lmstudio", context_length=WINDOW)
     bus = EventBus()
@@ -111,17 +124,18 @@ def test_an_overflowing_prompt_on_a_32k_model_compacts_and_goes_on(
     home, work, scratch = tmp_path / "home", tmp_path / "work", tmp_path / "tmp"
     for folder in (home, work, scratch):
         folder.mkdir()
-    for n in range(1, FILES + 1):
-        lines = (
+    for n in range(1, files + 1):
+        text = (
             f"file {n} line {i:04d}: the quick brown fox jumps over the lazy dog"
-            for i in range(LINES)
+            for i in range(lines)
         )
-        (work / f"file{n}.txt").write_text("\n".join(lines) + "\n")
-    model = Model(work)
+        (work / f"file{n}.txt").write_text("\n".join(text) + "\n")
+    model = Model(work, files)
     backend.script(*[Respond(model.reply) for _ in range(MAX_REQUESTS)])
 
+    prompt = f"read file1.txt to file{files}.txt in order"
     done = subprocess.run(
-        [str(claude_cli), "-p", "read file1.txt to file8.txt in order", "--output-format", "json"],
+        [str(claude_cli), "-p", prompt, "--output-format", "json"],
         cwd=work,
         env={
             "PATH": os.environ.get("PATH", os.defpath),
@@ -144,24 +158,49 @@ def test_an_overflowing_prompt_on_a_32k_model_compacts_and_goes_on(
     result: dict[str, Any] = orjson.loads(done.stdout)
     assert result["is_error"] is False, (result, seen)
     assert result["result"] == FINAL
-    # The overflow path was taken: the gateway answered the Anthropic wording at least once,
-    # for a prompt really over the window…
+    # The overflow path was taken: the gateway answered the wording Claude Code parses, for a
+    # prompt really over the window.
     overflows = [r for r in records if r.status == 400]
     assert overflows, seen
     for record in overflows:
         match = OVERFLOW.match(record.error or "")
         assert match, record.error
         assert int(match[1]) > int(match[2]) == WINDOW
-    # …and each refused request was the conversation itself, never a summary request.
     chats = [r.body for r in backend.chat_requests]
     refused = [body for body in chats if estimate_tokens(body, "messages", "tools") > WINDOW]
     assert len(refused) == len(overflows)
-    assert not any(is_summary_request(body) for body in refused)
     assert len(chats) - len(refused) == model.read + model.summaries + model.answers
-    # Claude Code asked for a summary after each overflow, then went on from it: every file
-    # was read, and the requests after a summary carry it.
-    assert model.summaries >= len(overflows) >= 1
-    assert model.read == FILES and model.answers == 1
+    # Every file was read, one answer came, and every request after the first summary that
+    # is not itself a summary request goes on from it.
+    assert model.read == files and model.answers == 1 and model.summaries >= 1
     first = next(i for i, body in enumerate(chats) if is_summary_request(body))
     after = [body for body in chats[first + 1 :] if not is_summary_request(body)]
     assert after and all(MARKER in all_text(body) for body in after)
+    return Session(result, overflows, chats, refused, model)
+
+
+def test_an_overflowing_conversation_compacts_and_goes_on(
+    tmp_path: Path,
+    fake_backend: Callable[..., FakeBackend],
+    gateway_server: Callable[..., GatewayServer],
+) -> None:
+    # About 5k tokens a file: a few Read results fit in 32k beside 2.1.332's own system prompt
+    # and tools (about 14k tokens by the fake's count), all eight do not.
+    session = run_session(tmp_path, fake_backend, gateway_server, files=8, lines=320)
+    # Each refused request was the conversation itself, and each got a summary request after.
+    assert not any(is_summary_request(body) for body in session.refused)
+    assert session.model.summaries >= len(session.overflows)
+
+
+def test_an_overflowing_summary_request_is_retried_smaller(
+    tmp_path: Path,
+    fake_backend: Callable[..., FakeBackend],
+    gateway_server: Callable[..., GatewayServer],
+) -> None:
+    # Two Reads of about 20k tokens each: Claude Code's own estimate stops the conversation
+    # before it is sent, but the summary request it sends instead holds both and overflows.
+    session = run_session(tmp_path, fake_backend, gateway_server, files=2, lines=1400)
+    assert all(is_summary_request(body) for body in session.refused)
+    # The one sent again after each refusal was smaller and was served.
+    served = [b for b in session.chats if is_summary_request(b) and b not in session.refused]
+    assert len(served) == session.model.summaries >= 1
