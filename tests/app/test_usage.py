@@ -61,7 +61,7 @@ def test_requests_are_drawn_per_model_and_totalled_per_session(
     lines = (tmp_path / "out.jsonl").read_text(encoding="utf-8").splitlines()
     assert [json.loads(line)["session"] for line in lines].count("5e55-a0-one") == 3
     page.export(tmp_path / "out.csv", "csv")
-    qtbot.waitUntil(lambda: (tmp_path / "out.csv").exists(), timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: "out.csv" in page.status.text(), timeout=WAIT_MS)
     with (tmp_path / "out.csv").open(encoding="utf-8", newline="") as handle:
         assert len(list(csv.DictReader(handle))) == 4
 

@@ -11,11 +11,14 @@ from gateway import memory
 from gateway.memory import HeapTrimmer, malloc_trim, resident_bytes
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc and /proc are Linux's")
-def test_glibc_trim_and_resident_memory_are_found_on_linux() -> None:
-    assert malloc_trim() is True
+def test_glibc_trim_and_resident_memory_are_found_on_linux_only() -> None:
     resident = resident_bytes()
-    assert resident is not None and resident > 10 * 2**20
+    if sys.platform.startswith("linux"):  # the suite's machines, CI included
+        assert malloc_trim() is True
+        assert resident is not None and resident > 10 * 2**20
+    else:  # glibc and /proc are Linux's: the trimmer does nothing, and says so
+        assert malloc_trim() is False
+        assert resident is None
 
 
 class _Done(Exception):
