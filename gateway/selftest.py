@@ -9,6 +9,7 @@ The GUI half is `app.selftest`: the `lmgate` launcher (app/) hands its checks in
 
 from __future__ import annotations
 
+import base64
 import functools
 import importlib
 import os
@@ -186,6 +187,21 @@ async def _stream(send: Any, request: dict[str, Any]) -> None:
 # --- checks ---------------------------------------------------------------------------------
 
 
+# A one-page PDF that says "LM Gate reads PDFs." (Helvetica, uncompressed; 599 bytes).
+_PDF = (
+    "JVBERi0xLjQKMSAwIG9iago8PCAvVHlwZSAvRm9udCAvU3VidHlwZSAvVHlwZTEgL0Jhc2VGb250IC9IZWx2ZXRp"
+    "Y2EgPj4KZW5kb2JqCjIgMCBvYmoKPDwgL0xlbmd0aCA1NSA+PgpzdHJlYW0KQlQgL0YxIDExIFRmIDUwIDc2MCBU"
+    "ZCAxNCBUTAooTE0gR2F0ZSByZWFkcyBQREZzLikgJwpFVAplbmRzdHJlYW0KZW5kb2JqCjMgMCBvYmoKPDwgL1R5"
+    "cGUgL1BhZ2UgL1BhcmVudCA0IDAgUiAvTWVkaWFCb3ggWzAgMCA2MTIgNzkyXSAvUmVzb3VyY2VzIDw8IC9Gb250"
+    "IDw8IC9GMSAxIDAgUiA+PiA+PiAvQ29udGVudHMgMiAwIFIgPj4KZW5kb2JqCjQgMCBvYmoKPDwgL1R5cGUgL1Bh"
+    "Z2VzIC9LaWRzIFszIDAgUl0gL0NvdW50IDEgPj4KZW5kb2JqCjUgMCBvYmoKPDwgL1R5cGUgL0NhdGFsb2cgL1Bh"
+    "Z2VzIDQgMCBSID4+CmVuZG9iagp4cmVmCjAgNgowMDAwMDAwMDAwIDY1NTM1IGYgCjAwMDAwMDAwMDkgMDAwMDAg"
+    "biAKMDAwMDAwMDA3OSAwMDAwMCBuIAowMDAwMDAwMTg0IDAwMDAwIG4gCjAwMDAwMDAzMTAgMDAwMDAgbiAKMDAw"
+    "MDAwMDM2NyAwMDAwMCBuIAp0cmFpbGVyCjw8IC9TaXplIDYgL1Jvb3QgNSAwIFIgPj4Kc3RhcnR4cmVmCjQxNgol"
+    "JUVPRgo="
+)
+
+
 def bundle_checks() -> list[Check]:
     """What a frozen build can silently lack: C extensions, certificates, metadata."""
     checks = [
@@ -200,6 +216,7 @@ def bundle_checks() -> list[Check]:
     checks.append(_attempt("speedups", _speedups))
     checks.append(_attempt("certificates", _certificates))
     checks.append(_attempt("metadata", _metadata))
+    checks.append(_attempt("pdf", _pdf))
     return checks
 
 
@@ -208,6 +225,17 @@ def _attempt(name: str, probe: Callable[[], str]) -> Check:
         return Check(name, True, probe())
     except Exception as exc:
         return Check(name, False, f"{type(exc).__name__}: {exc}")
+
+
+def _pdf() -> str:
+    """PDF documents reach the model as text through PDFium, a native library loaded by name
+    (ctypes): nothing links to it, so a build can leave it out without a word."""
+    from gateway.translate.documents import pdf_pages
+
+    pages = pdf_pages(base64.b64decode(_PDF))
+    if pages != ["LM Gate reads PDFs."]:
+        raise RuntimeError(f"read {pages!r} from the test PDF")
+    return "the text of a PDF page read through PDFium"
 
 
 def _orjson() -> str:
