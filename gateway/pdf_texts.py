@@ -1,20 +1,26 @@
 """The text of the PDFs the gateway has read, kept by content so that a PDF is extracted once.
 
 A Claude Code session sends the same PDF (a Read's tool result) on every later turn, and each
-request reads it twice (the prompt count and the translation): extraction (pypdfium2, ~50 ms for
-100 pages, under one process-wide lock) is done once per PDF here instead. Held by the gateway's
+request reads it twice (the prompt count and the translation): extraction (pypdf, ~0.2 s for 100
+pages) is done once per PDF here instead. Held by the gateway's
 state and handed to the counter and the translation, which stay pure.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import threading
 from collections import OrderedDict
 
 from gateway.translate.documents import pdf_text
 
 __all__ = ["PdfTexts"]
+
+# pypdf logs what it finds odd in a document and quotes its bytes ("invalid pdf header:
+# b'…'"), and with no handler of its own Python prints that on stderr: a document is part of a
+# prompt, which never goes to a log. What is wrong with a PDF reaches the client as the 400.
+logging.getLogger("pypdf").setLevel(logging.CRITICAL + 1)
 
 
 class PdfTexts:

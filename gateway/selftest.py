@@ -228,14 +228,14 @@ def _attempt(name: str, probe: Callable[[], str]) -> Check:
 
 
 def _pdf() -> str:
-    """PDF documents reach the model as text through PDFium, a native library loaded by name
-    (ctypes): nothing links to it, so a build can leave it out without a word."""
+    """PDF documents reach the model as text (pypdf, imported on the first PDF): a build that
+    leaves it out would turn every PDF into a 400."""
     from gateway.translate.documents import pdf_pages
 
     pages = pdf_pages(base64.b64decode(_PDF))
     if pages != ["LM Gate reads PDFs."]:
         raise RuntimeError(f"read {pages!r} from the test PDF")
-    return "the text of a PDF page read through PDFium"
+    return "the text of a PDF page read"
 
 
 def _orjson() -> str:

@@ -247,11 +247,6 @@ def filtered(entries: Iterable[Any]) -> list[Any]:
     return [entry for entry in entries if keep(entry)]
 
 
-# Libraries Python code opens by name (ctypes), which nothing links to: roots like an extension
-# module. pypdfium2 loads PDFium this way (gateway/translate/documents.py).
-LOADED_BY_NAME = frozenset({"libpdfium.so"})
-
-
 def linked(
     entries: Iterable[Any], needed: Callable[[str], Iterable[str]] | None = None
 ) -> list[Any]:
@@ -259,9 +254,9 @@ def linked(
 
     Analysis collects what every plugin links to, so the system libraries of a plugin `keep`
     drops (GTK's for the GTK theme, GIO, HarfBuzz, libQt6OpenGL…) would stay behind. Python's
-    extension modules, Qt's plugins, libpython and LOADED_BY_NAME are the roots (they are loaded
-    by name); a library stays if a root reaches it through DT_NEEDED. `needed(path)` gives the
-    sonames a file links to (PyInstaller's own reader by default)."""
+    extension modules, Qt's plugins and libpython are the roots (they are loaded by name); a
+    library stays if a root reaches it through DT_NEEDED. `needed(path)` gives the sonames a
+    file links to (PyInstaller's own reader by default)."""
     if needed is None:
         from PyInstaller.depend.bindepend import get_imports  # type: ignore[import-untyped]
 
@@ -271,16 +266,13 @@ def linked(
     entries = list(entries)
     libraries: dict[str, list[Any]] = {}
     roots: list[str] = []
-    reached: set[str] = set()
     for entry in entries:
         name = str(entry[0])
         if _library(name):
             libraries.setdefault(_library(name), []).append(entry)
-            if _library(name) in LOADED_BY_NAME:
-                reached.add(_library(name))
-                roots.append(str(entry[1]))
         elif entry[2] == "EXTENSION" or "libpython" in name or "/plugins/" in name:
             roots.append(str(entry[1]))
+    reached: set[str] = set()
     while roots:
         for soname in needed(roots.pop()):
             if soname in libraries and soname not in reached:

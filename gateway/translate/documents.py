@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import binascii
+import io
 import re
-import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from html import escape
@@ -31,10 +31,6 @@ NO_PDF_TEXT = (
 _IMAGE_BELOW = "[image attached below]"
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _NO_VISION = "[image omitted: this model has no vision]"
-
-# PDFium is not thread-safe, not even across different documents (pypdfium2's "Incompatibility
-# with Threading"): calls from two threads at once can crash the process, so they take turns.
-_PDFIUM = threading.Lock()
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,41 +122,31 @@ def render_search_result(block: Mapping[str, Any], index: int) -> str | None:
 
 def pdf_pages(data: bytes) -> list[str]:
     """The text of each page, in order (an empty string for a page without text)."""
-    # Which PDF library: pypdfium2 (PDFium, Chrome's PDF engine; Apache-2.0 / BSD-3-Clause),
-    # chosen by measurement over pypdf (BSD-3-Clause) and pdfminer.six (MIT). Text of a generated
-    # 100-page PDF, median of 5 runs on a busy 2-core machine: pypdfium2 40-66 ms, pypdf
-    # 155-307 ms, pdfminer.six 3.0-3.6 s (10 pages: 4.2, 21-34 and 240 ms). Wheels: pypdfium2
-    # 4.0 MB (8.7 MB installed, one native library), pypdf 0.4 MB (1.9 MB, pure Python),
-    # pdfminer.six 6.6 MB plus `cryptography` (16 MB). Extraction runs on the gateway's event
-    # loop, so speed won over the 7 MB it adds to the build. Imported on the first PDF: loading
-    # the native library would add ~40 ms to every start.
-    import pypdfium2
+    # Which PDF library: pypdf (BSD-3-Clause, pure Python), measured against pypdfium2 (PDFium;
+    # Apache-2.0 / BSD-3-Clause) and pdfminer.six (MIT). Text of a generated 100-page PDF, median
+    # of 5 runs on a busy 2-core machine: pypdfium2 40-66 ms, pypdf 155-307 ms, pdfminer.six
+    # 3.0-3.6 s. In the frozen build pypdfium2 is 6.8 MB (its native library), which took the Linux
+    # build to 156 MB against its 150 MB budget; pypdf is ~2 MB and needs no native library that a
+    # build could leave out. Its extra time is paid once per PDF (the gateway's PdfTexts cache),
+    # and a request that carries a PDF is planned off the event loop (its body is over 16 KB).
+    import pypdf
+    from pypdf.errors import PyPdfError
 
-    with _PDFIUM:
-        try:
-            document = pypdfium2.PdfDocument(data)
-        except pypdfium2.PdfiumError as exc:
+    try:
+        reader = pypdf.PdfReader(io.BytesIO(data))
+        if reader.is_encrypted and not reader.decrypt(""):
+            raise PyPdfError("encrypted")
+        count = len(reader.pages)
+        if count > MAX_PDF_PAGES:
             raise InvalidRequest(
-                f"a document's PDF could not be opened ({exc}): damaged or password-protected?"
-            ) from None
-        try:
-            count = len(document)
-            if count > MAX_PDF_PAGES:
-                raise InvalidRequest(
-                    f"a PDF document has {count} pages; at most {MAX_PDF_PAGES} are allowed"
-                )
-            pages: list[str] = []
-            for number in range(count):
-                page = document[number]
-                textpage = page.get_textpage()
-                try:
-                    pages.append(_normalise(textpage.get_text_range()))
-                finally:
-                    textpage.close()
-                    page.close()
-            return pages
-        finally:
-            document.close()
+                f"a PDF document has {count} pages; at most {MAX_PDF_PAGES} are allowed"
+            )
+        return [_normalise(page.extract_text() or "") for page in reader.pages]
+    except (PyPdfError, ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
+        raise InvalidRequest(
+            f"a document's PDF could not be opened ({type(exc).__name__}: {exc}): "
+            "damaged or password-protected?"
+        ) from None
 
 
 def _decode(data: str) -> bytes:
@@ -171,8 +157,8 @@ def _decode(data: str) -> bytes:
 
 
 def _normalise(text: str) -> str:
-    # PDFium ends lines with CRLF and can leave control characters in the text (a NUL at the
-    # end of a page, marks for generated hyphens): no model needs those.
+    # A PDF's text can carry CRLF line ends and control characters (a NUL at the end of a page,
+    # marks for generated hyphens): no model needs those.
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     return _CONTROL.sub("", text).rstrip()
 

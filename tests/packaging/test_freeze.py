@@ -117,8 +117,6 @@ def test_linked_drops_the_libraries_only_dropped_plugins_linked_to(
         "/s/libpython3.11.so.1.0": ["libz.so.1"],
         "/s/_ssl.so": ["libssl.so.3"],
         "/s/libssl.so.3": ["libcrypto.so.3"],
-        # Opened with ctypes by pypdfium2: nothing links to it, and it links to libm.
-        "/s/libpdfium.so": ["libm.so.6"],
     }
     kept = [
         ("aiohttp/_http_parser.cpython-311-x86_64-linux-gnu.so", "/s/_http_parser.so", "EXTENSION"),
@@ -138,8 +136,6 @@ def test_linked_drops_the_libraries_only_dropped_plugins_linked_to(
         ("python3.11/lib-dynload/_ssl.cpython-311-x86_64-linux-gnu.so", "/s/_ssl.so", "EXTENSION"),
         ("libssl.so.3", "/s/libssl.so.3", "BINARY"),
         ("libcrypto.so.3", "/s/libcrypto.so.3", "BINARY"),
-        ("pypdfium2_raw/libpdfium.so", "/s/libpdfium.so", "BINARY"),
-        ("libm.so.6", "/s/libm.so.6", "BINARY"),
     ]
     orphans = [
         ("libgio-2.0.so.0", "/s/libgio-2.0.so.0", "BINARY"),
