@@ -8,7 +8,6 @@ from typing import Any
 from gateway.repair.message import repair_message
 from gateway.repair.stream import AnthropicStreamRepairer
 from gateway.translate.conversation import BILLING_PREFIX
-from gateway.translate.lines import LineTooLong
 from gateway.translate.request import refuse_mcp_connector
 from gateway.translate.sse import AnthropicSSEDecoder
 from gateway.translate.stream import Event
@@ -16,12 +15,12 @@ from gateway.translate.toolset import TOOL_CHANGES, effective_tools
 from gateway.upstream.client import Upstream
 from gateway.upstream.protocol import (
     Fed,
+    FramedDecoder,
     Outgoing,
     ReplySpec,
     StreamDecoder,
     UpstreamProtocol,
     UpstreamRequest,
-    line_too_long,
     native_error,
     read_object,
 )
@@ -73,20 +72,16 @@ class AnthropicMessages(UpstreamProtocol):
         )
 
 
-class _EventDecoder(StreamDecoder):
+class _EventDecoder(FramedDecoder[Any]):
     state: AnthropicStreamRepairer
 
     def __init__(self, repairer: AnthropicStreamRepairer, backend: str, max_line: int) -> None:
         super().__init__(repairer, backend)
-        self.decoder = AnthropicSSEDecoder(max_line)
+        self.framing = self.sse = AnthropicSSEDecoder(max_line)
 
-    def feed(self, data: bytes) -> Fed:
+    def consume(self, items: list[Any]) -> Fed:
         events: list[Event] = []
-        try:
-            decoded = self.decoder.feed(data)
-        except LineTooLong as exc:
-            return events, True, line_too_long(exc, self.backend)
-        for event in decoded:
+        for event in items:
             events += self.state.feed(event)
             error = self.state.error
             if error is not None:
@@ -96,7 +91,7 @@ class _EventDecoder(StreamDecoder):
         return events, False, None
 
     def notes(self) -> tuple[list[str], list[str]]:
-        return list(self.state.repairs), list(self.decoder.warnings)
+        return list(self.state.repairs), list(self.sse.warnings)
 
 
 def _native_body(out: Outgoing) -> dict[str, Any]:

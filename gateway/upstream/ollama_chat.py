@@ -7,25 +7,23 @@ from __future__ import annotations
 from typing import Any
 
 from gateway.errors import GatewayError
-from gateway.translate.lines import LineTooLong
 from gateway.translate.ollama import (
     NDJSONDecoder,
     OllamaChunkAdapter,
     num_ctx_for,
     openai_to_ollama_chat,
 )
-from gateway.translate.response import openai_to_anthropic_with_notes
 from gateway.translate.stream import Event, StreamTranslator
 from gateway.upstream.client import Upstream
-from gateway.upstream.openai_chat import chat_translator, translated
+from gateway.upstream.openai_chat import chat_message, chat_translator, translated
 from gateway.upstream.protocol import (
     Fed,
+    FramedDecoder,
     Outgoing,
     ReplySpec,
     StreamDecoder,
     UpstreamProtocol,
     UpstreamRequest,
-    line_too_long,
     read_object,
 )
 
@@ -54,32 +52,22 @@ class OllamaChat(UpstreamProtocol):
 
     def parse(self, body: bytes, reply: ReplySpec) -> tuple[dict[str, Any], list[str]]:
         payload = OllamaChunkAdapter(reply.message_id).response(read_object(body, reply.backend))
-        return openai_to_anthropic_with_notes(
-            payload,
-            client_model=reply.client_model,
-            message_id=reply.message_id,
-            tool_names=reply.tool_names,
-            show_thinking=reply.show_thinking,
-        )
+        return chat_message(payload, reply)
 
 
-class _LineDecoder(StreamDecoder):
+class _LineDecoder(FramedDecoder[Any]):
     state: StreamTranslator
 
     def __init__(
         self, translator: StreamTranslator, backend: str, completion_id: str, max_line: int
     ) -> None:
         super().__init__(translator, backend)
-        self.decoder = NDJSONDecoder(max_line)
+        self.framing = NDJSONDecoder(max_line)
         self.adapter = OllamaChunkAdapter(completion_id)
 
-    def feed(self, data: bytes) -> Fed:
+    def consume(self, items: list[Any]) -> Fed:
         events: list[Event] = []
-        try:
-            lines = self.decoder.feed(data)
-        except LineTooLong as exc:
-            return events, True, line_too_long(exc, self.backend)
-        for line in lines:
+        for line in items:
             try:
                 chunk = read_object(line, self.backend)
             except GatewayError as exc:

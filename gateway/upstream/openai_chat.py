@@ -18,7 +18,6 @@ from gateway.backends.catalogue import BackendInfo, ModelInfo
 from gateway.backends.presets import PRESETS
 from gateway.errors import GatewayError, InvalidRequest
 from gateway.schemas.anthropic import MessagesRequest
-from gateway.translate.lines import LineTooLong
 from gateway.translate.request import BackendTraits, anthropic_to_openai
 from gateway.translate.response import openai_to_anthropic_with_notes
 from gateway.translate.sse import SSEDecoder
@@ -26,16 +25,16 @@ from gateway.translate.stream import Event, StreamTranslator
 from gateway.upstream.client import Upstream
 from gateway.upstream.protocol import (
     Fed,
+    FramedDecoder,
     Outgoing,
     ReplySpec,
     StreamDecoder,
     UpstreamProtocol,
     UpstreamRequest,
-    line_too_long,
     read_object,
 )
 
-__all__ = ["OpenAIChat", "chat_translator", "traits_for", "translated"]
+__all__ = ["OpenAIChat", "chat_message", "chat_translator", "traits_for", "translated"]
 
 
 class OpenAIChat(UpstreamProtocol):
@@ -77,29 +76,19 @@ class OpenAIChat(UpstreamProtocol):
         return _ChunkDecoder(chat_translator(reply), reply.backend, reply.max_line)
 
     def parse(self, body: bytes, reply: ReplySpec) -> tuple[dict[str, Any], list[str]]:
-        return openai_to_anthropic_with_notes(
-            read_object(body, reply.backend),
-            client_model=reply.client_model,
-            message_id=reply.message_id,
-            tool_names=reply.tool_names,
-            show_thinking=reply.show_thinking,
-        )
+        return chat_message(read_object(body, reply.backend), reply)
 
 
-class _ChunkDecoder(StreamDecoder):
+class _ChunkDecoder(FramedDecoder[str]):
     state: StreamTranslator
 
     def __init__(self, translator: StreamTranslator, backend: str, max_line: int) -> None:
         super().__init__(translator, backend)
-        self.decoder = SSEDecoder(max_line)
+        self.framing = SSEDecoder(max_line)
 
-    def feed(self, data: bytes) -> Fed:
+    def consume(self, items: list[str]) -> Fed:
         events: list[Event] = []
-        try:
-            payloads = self.decoder.feed(data)
-        except LineTooLong as exc:
-            return events, True, line_too_long(exc, self.backend)
-        for payload in payloads:
+        for payload in items:
             if payload == "[DONE]":
                 return events, True, None
             try:
@@ -116,6 +105,18 @@ def chat_translator(reply: ReplySpec) -> StreamTranslator:
         message_id=reply.message_id,
         client_model=reply.client_model,
         input_tokens=reply.input_tokens,
+        tool_names=reply.tool_names,
+        show_thinking=reply.show_thinking,
+    )
+
+
+def chat_message(completion: dict[str, Any], reply: ReplySpec) -> tuple[dict[str, Any], list[str]]:
+    """A whole chat completion as the client's message, and what was repaired (the Ollama
+    protocol's too, once adapted)."""
+    return openai_to_anthropic_with_notes(
+        completion,
+        client_model=reply.client_model,
+        message_id=reply.message_id,
         tool_names=reply.tool_names,
         show_thinking=reply.show_thinking,
     )

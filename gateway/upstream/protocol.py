@@ -13,7 +13,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Collection
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 import httpx
 import orjson
@@ -30,6 +30,8 @@ from gateway.upstream.errors import map_backend_error
 
 __all__ = [
     "Fed",
+    "FramedDecoder",
+    "Framing",
     "Outgoing",
     "ReplySpec",
     "StreamDecoder",
@@ -42,6 +44,7 @@ __all__ = [
 ]
 
 Fed = tuple[list[Event], bool, GatewayError | None]  # events, the stream is over, why it failed
+T = TypeVar("T")
 
 
 @dataclass(slots=True)
@@ -128,6 +131,31 @@ class StreamDecoder(ABC):
         """(repairs, warnings) for the request record."""
         warnings = list(getattr(self.state, "warnings", ()))
         return list(self.state.repairs), warnings
+
+
+class Framing(Protocol[T]):
+    """A stream's framing: bytes in, whole items (SSE payloads, events, NDJSON lines) out;
+    `LineTooLong` past its cap."""
+
+    def feed(self, data: bytes) -> list[T]: ...
+
+
+class FramedDecoder(StreamDecoder, Generic[T]):
+    """A decoder over a framing: the line cap ends the stream the same way for every protocol,
+    and each protocol reads its own items (`consume`)."""
+
+    framing: Framing[T]
+
+    def feed(self, data: bytes) -> Fed:
+        try:
+            items = self.framing.feed(data)
+        except LineTooLong as exc:
+            return [], True, line_too_long(exc, self.backend)
+        return self.consume(items)
+
+    @abstractmethod
+    def consume(self, items: list[T]) -> Fed:
+        """The events of one read's whole items, and whether (and how) the stream ended."""
 
 
 class Unstreamed(StreamDecoder):
