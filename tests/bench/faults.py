@@ -314,6 +314,25 @@ async def _huge_lines_meanwhile(port: int, tally: Tally, stop: asyncio.Event) ->
     await asyncio.gather(one(), one())
 
 
+async def _idle_and_during_lines(
+    port: int, tally: Tally, samples: int, windows: int = 5
+) -> tuple[list[float], list[float]]:
+    """A normal client's latencies idle and while 50 MB lines arrive, taken in alternating
+    windows, so that whatever else the machine does at the time weighs on both alike."""
+    idle: list[float] = []
+    during: list[float] = []
+    each = max(1, samples // windows)
+    for _ in range(windows):
+        idle += await normal_latencies(port, each)
+        stop = asyncio.Event()
+        lines = asyncio.create_task(_huge_lines_meanwhile(port, tally, stop))
+        await asyncio.sleep(0.5)
+        during += await normal_latencies(port, each)
+        stop.set()
+        await lines
+    return idle, during
+
+
 def _p(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, max(0, round(q * len(ordered)) - 1))]
@@ -338,13 +357,7 @@ async def measure_faults(
     await asyncio.sleep(6.0)
     rss_start, fds_start = process.memory_info().rss, process.num_fds()
     tally = Tally()
-    idle = await normal_latencies(port, samples)
-    stop = asyncio.Event()
-    lines = asyncio.create_task(_huge_lines_meanwhile(port, tally, stop))
-    await asyncio.sleep(0.5)
-    during_lines = await normal_latencies(port, samples)
-    stop.set()
-    await lines
+    idle, during_lines = await _idle_and_during_lines(port, tally, samples)
     async with SlowClients(port, 200) as slow:
         beside_slow = await normal_latencies(port, samples)
     await fault_round(port, tally, streams=200)
