@@ -79,6 +79,10 @@ class ClaudeCodeSession:
     def user(self, text: str) -> None:
         self._append({"role": "user", "content": [{"type": "text", "text": text}]})
 
+    def note(self, text: str) -> None:
+        """A system message of its own after the user's turn (`<total_tokens>`…)."""
+        self._append({"role": "system", "content": text})
+
     def load_tool(self, search_id: str) -> str:
         """Answer a ToolSearch call with a tool, the way this version does; the tool's name."""
         if self.deferred:
