@@ -88,6 +88,7 @@ class Row:
     error: str | None
     changes: tuple[str, ...]
     warnings: tuple[str, ...]
+    prefix_note: str | None = None  # the prompt did not continue its conversation's last one
 
     @classmethod
     def of(cls, record: RequestRecord) -> Row:
@@ -116,6 +117,7 @@ class Row:
             error=record.error,
             changes=tuple(record.changes),
             warnings=tuple(record.warnings),
+            prefix_note=record.prefix_note,
         )
 
     def cell(self, column: int) -> str:

@@ -39,7 +39,10 @@ class RequestRecord:
     request_class: str | None = None
     input_tokens: int | None = None
     output_tokens: int | None = None
-    cached_tokens: int | None = None
+    cached_tokens: int | None = None  # read from the backend's prompt cache, as it reports it
+    # Set when the prompt does not start with the previous one of its conversation (the
+    # backend re-reads it from there): where and why (gateway/prefixes.py).
+    prefix_note: str | None = None
     stop_reason: str | None = None
     changes: Sequence[str] = ()  # a tuple once published
     warnings: Sequence[str] = ()

@@ -256,6 +256,8 @@ def _summary(row: Row, has_bodies: bool) -> str:
         f"tokens in {row.cell(10) or '—'}   out {row.cell(11) or '—'}   "
         f"cached {row.cell(12) or '—'}   {row.cell(13) or '—'} tok/s",
     ]
+    if row.prefix_note:
+        lines += ["", f"Backend's prompt cache: {row.prefix_note}"]
     if row.error:
         lines += ["", f"error: {row.error}"]
     if row.changes:

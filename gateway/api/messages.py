@@ -135,6 +135,13 @@ async def create_message(request: Request) -> Response | MessagesRelay | FixedAn
                 draft.warnings.append(swap)
         draft.request_class = plan.request_class
         draft.extra["protocol"] = plan.protocol.name
+        draft.prefix_note = state.prefixes.observe(
+            draft.session,
+            req["messages"],
+            target=f"{route.backend_id}/{route.model}",
+            protocol=plan.protocol.name,
+            body=plan.request.body,
+        )
         draft.changes.extend(plan.changes)
         draft.warnings.extend(plan.warnings)
         if req.get("context_management"):

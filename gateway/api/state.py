@@ -12,6 +12,7 @@ from gateway.config import GatewayConfig
 from gateway.context import PromptCounter
 from gateway.events import EventBus
 from gateway.pdf_texts import PdfTexts
+from gateway.prefixes import PrefixWatch
 from gateway.queueing import BackendQueue
 from gateway.threads import MemoryThreadStore, ThreadStore
 
@@ -35,6 +36,8 @@ class GatewayState:
     protocols: ProtocolChoice = field(default_factory=ProtocolChoice)
     # Message threads the gateway emulates (in this process; a shared store fits the Protocol).
     threads: ThreadStore = field(default_factory=MemoryThreadStore)
+    # Each conversation's last prompt, to say when the next one is not its continuation.
+    prefixes: PrefixWatch = field(default_factory=PrefixWatch)
 
     def __post_init__(self) -> None:
         if self.counter.pdf is None:

@@ -23,6 +23,7 @@ from tests.bench.coldstart import measure_cold_start
 from tests.bench.desktop import measure_desktop, measure_desktop_browse
 from tests.bench.faults import measure_faults
 from tests.bench.load import measure_soak, measure_streams64
+from tests.bench.prefix import measure_prefix
 from tests.bench.processes import Child, Cores, bench_env, plan_cores, spawn
 from tests.bench.report import render_report
 from tests.bench.review import measure_review
@@ -51,7 +52,10 @@ SECTIONS = (
     "tokens",
     "fakes",
     "review",
+    "prefix",
 )
+# Sections that only run when asked for (--only): prefix needs the live suite's llama.cpp build.
+ON_REQUEST = ("prefix",)
 FLOWS = ("latency", "throughput", "stream", "fixtures", "streams64")
 TRANSPORTS = ("aiohttp", "httpx")
 SOAK_SECONDS = 120.0
@@ -126,7 +130,7 @@ def chosen_sections(args: argparse.Namespace) -> list[str]:
     if args.only:
         return list(args.only)
     soak = not args.quick or args.soak_seconds is not None
-    return [s for s in SECTIONS if s != "soak" or soak]
+    return [s for s in SECTIONS if (s != "soak" or soak) and s not in ON_REQUEST]
 
 
 def compile_bytecode() -> float:
@@ -258,6 +262,9 @@ def run(
         if "review" in sections:
             _progress("auto-mode review of a tool-call turn")
             figures |= {f"review.{k}": v for k, v in measure_review(settings.review_turns).items()}
+        if "prefix" in sections:
+            _progress("prompt-cache reuse per turn on a real llama.cpp server")
+            figures |= measure_prefix()
     return figures
 
 

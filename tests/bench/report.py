@@ -285,6 +285,7 @@ def render_report(figures: Figures, meta: Mapping[str, str], transports: Sequenc
         out += _table(
             ["figure", "value"], [[k.removeprefix("review."), _fmt(figures[k], 3)] for k in review]
         )
+    out += _prefix_table(figures)
     fakes = sorted(k for k in figures if k.startswith("fakes."))
     if fakes:
         out += [
@@ -296,3 +297,38 @@ def render_report(figures: Figures, meta: Mapping[str, str], transports: Sequenc
             ["figure", "value"], [[k.removeprefix("fakes."), _fmt(figures[k], 4)] for k in fakes]
         )
     return "\n".join(out)
+
+
+def _prefix_table(figures: Figures) -> list[str]:
+    """Per turn and path: prompt tokens processed / read from the cache, time to first token."""
+    paths = [
+        p
+        for p in ("lmgate_openai", "lmgate_anthropic", "direct")
+        if f"prefix.{p}.turn1.prompt" in figures
+    ]
+    if not paths:
+        return []
+    turns = sorted(
+        {int(k.split(".")[2].removeprefix("turn")) for k in figures if k.startswith("prefix.")}
+    )
+    rows = []
+    for n in turns:
+        row = [str(n)]
+        for p in paths:
+            key = f"prefix.{p}.turn{n}"
+            row.append(
+                f"{_fmt(figures[key + '.processed'], 0)} / {_fmt(figures[key + '.cached'], 0)}"
+                f" · {_fmt(figures[key + '.ttft_ms'], 0)} ms"
+            )
+        rows.append(row)
+    names = {
+        "lmgate_openai": "LM Gate (chat completions)",
+        "lmgate_anthropic": "LM Gate (Messages API)",
+        "direct": "llama-server /v1/messages",
+    }
+    return [
+        "",
+        "prompt cache per turn on a real llama.cpp server (Gemma 3 270M, CPU): prompt tokens "
+        "processed / read from cache · time to first token",
+        *_table(["turn", *(names[p] for p in paths)], rows),
+    ]

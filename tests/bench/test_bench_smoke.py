@@ -12,7 +12,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from tests.bench.cli import SECTIONS, build_parser, chosen_sections
+from tests.bench.cli import ON_REQUEST, SECTIONS, build_parser, chosen_sections
 from tests.bench.report import COLD, DESKTOP, FAULTS, HEADLINES, SOAK
 from tests.paths import REPO
 
@@ -33,7 +33,10 @@ def _args(*argv: str) -> argparse.Namespace:
 
 
 def test_quick_leaves_the_soak_out_unless_asked() -> None:
-    assert chosen_sections(_args()) == list(SECTIONS)
+    assert chosen_sections(_args()) == [s for s in SECTIONS if s not in ON_REQUEST]
+    # The real llama.cpp server's section runs only when asked for.
+    assert "prefix" not in chosen_sections(_args()) and ON_REQUEST == ("prefix",)
+    assert chosen_sections(_args("--only", "prefix")) == ["prefix"]
     assert "soak" not in chosen_sections(_args("--quick"))
     assert "soak" in chosen_sections(_args("--quick", "--soak-seconds", "5"))
     assert chosen_sections(_args("--quick", "--only", "soak")) == ["soak"]
