@@ -35,7 +35,9 @@ class OllamaChat(UpstreamProtocol):
 
     def build(self, out: Outgoing, upstream: Upstream) -> UpstreamRequest:
         model = out.model
-        num_ctx = num_ctx_for(
+        # Chosen once per model (gateway/backends/ollama_context.py): another number would
+        # reload it. Only a model the catalogue does not know gets one from the request's size.
+        num_ctx = out.num_ctx or num_ctx_for(
             out.needed,
             loaded=model.context_window if model else None,
             maximum=model.max_context if model else None,

@@ -66,6 +66,7 @@ class Outgoing:
     changes: list[str]  # the plan's lists: a protocol adds what it changed and warns about
     warnings: list[str]
     pdf: PdfReader | None = None  # how a PDF is read (the gateway's cache)
+    num_ctx: int | None = None  # Ollama's /api/chat: the context stated (ollama_context.py)
 
 
 @dataclass(slots=True)
