@@ -76,5 +76,17 @@ class _LineDecoder(FramedDecoder[Any]):
                 return events, True, exc
             events += self.state.feed(self.adapter.convert(chunk))
             if chunk.get("done"):
+                self.load_ms = _load_ms(chunk.get("load_duration"))
                 return events, True, None
         return events, False, None
+
+
+# Finding a loaded model takes Ollama milliseconds; anything longer is a load.
+_LOAD_THRESHOLD_MS = 100.0
+
+
+def _load_ms(nanoseconds: Any) -> float | None:
+    if isinstance(nanoseconds, bool) or not isinstance(nanoseconds, int | float):
+        return None
+    ms = nanoseconds / 1e6
+    return round(ms, 1) if ms >= _LOAD_THRESHOLD_MS else None

@@ -99,6 +99,9 @@ class StreamDecoder(ABC):
     """Bytes from one upstream read in, Anthropic events out, over one of the two state
     machines: the chat-completions StreamTranslator or the native AnthropicStreamRepairer."""
 
+    # How long the backend says it spent loading the model for this request, when it did.
+    load_ms: float | None = None
+
     def __init__(self, state: StreamTranslator | AnthropicStreamRepairer, backend: str) -> None:
         self.state = state
         self.backend = backend
