@@ -35,6 +35,7 @@ class RequestRecord:
     latency_ms: float = 0.0
     ttft_ms: float | None = None
     queue_ms: float | None = None  # time spent waiting for a backend slot
+    load_ms: float | None = None  # the backend (re)loaded the model first (Ollama's load_duration)
     # "main" | "side" | "title" | "count" | "web-search" | "refused" (by the guard)
     request_class: str | None = None
     input_tokens: int | None = None

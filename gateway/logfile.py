@@ -84,6 +84,8 @@ def format_record(record: RequestRecord) -> str:
     parts.append(f"{record.latency_ms:.0f}ms")
     if record.ttft_ms is not None:
         parts.append(f"ttft={record.ttft_ms:.0f}ms")
+    if record.load_ms is not None:
+        parts.append(f"model loaded in {record.load_ms / 1000:.1f}s")
     if record.input_tokens is not None or record.output_tokens is not None:
         tokens = f"tokens={_count(record.input_tokens)}/{_count(record.output_tokens)}"
         if record.cached_tokens:

@@ -116,6 +116,7 @@ async def create_message(request: Request) -> Response | MessagesRelay | FixedAn
             stream=stream,
             client_headers=client_headers,
             pdf=state.pdf_texts,
+            load_context=config.load_context,
         )
         # Counting is pure Python (~0.1 ms per KB not seen before) and the first count loads the
         # BPE tables (~0.3 s): a large body, or the first, is planned off the event loop.

@@ -6,6 +6,7 @@ The protocol is chosen in gateway/backends/protocol_choice.py and encodes the re
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -54,10 +55,13 @@ def make_plan(
     stream: bool,
     client_headers: dict[str, str],
     pdf: PdfReader | None = None,
+    load_context: Mapping[str, int] | None = None,
 ) -> Plan:
+    """`load_context`: the config's context per "backend:model" (what the app loads it with)."""
     changes: list[str] = []
     warnings: list[str] = []
     kind = info.kind if info else "openai"
+    configured = _configured(load_context or {}, route, model)
     request_class = _request_class(req, route)
 
     # tool_choice: Ollama ignores it, so any/tool is asked for in words and checked (relay).
@@ -67,7 +71,12 @@ def make_plan(
         raw = dict(with_instruction(raw, requirement))  # type: ignore[arg-type]
         changes.append(f"tool_choice {requirement.kind} emulated with an instruction")
 
-    fit, window = _fit(req, info, model, counter, kind)
+    window_of = (
+        protocols.contexts.window(route.backend_id, model, configured)
+        if kind == "ollama" and model is not None
+        else None
+    )
+    fit, window = _fit(req, info, model, counter, window_of)
     if fit is not None and fit.capped_from is not None:
         changes.append(
             f"max_tokens capped from {fit.capped_from} to {fit.max_tokens}: {fit.reason}"
@@ -75,7 +84,7 @@ def make_plan(
     max_tokens = fit.max_tokens if fit is not None else req["max_tokens"]
 
     needed = (fit.prompt_tokens + max_tokens) if fit is not None else 0
-    protocol, why = protocols.choose(info, model, needed)
+    protocol, why, num_ctx = protocols.choose(info, model, needed, configured)
     if why is not None:
         changes.append(why)
 
@@ -105,6 +114,7 @@ def make_plan(
         changes=changes,
         warnings=warnings,
         pdf=pdf,
+        num_ctx=num_ctx,
     )
     return Plan(
         protocol=protocol,
@@ -154,19 +164,27 @@ def counts_prompt(info: BackendInfo | None, model: ModelInfo | None) -> bool:
     return bool(window or (info is not None and info.max_output_tokens))
 
 
+def _configured(
+    load_context: Mapping[str, int], route: Route, model: ModelInfo | None
+) -> int | None:
+    for name in (model.name if model else None, route.model):
+        if name and f"{route.backend_id}:{name}" in load_context:
+            return load_context[f"{route.backend_id}:{name}"]
+    return None
+
+
 def _fit(
     req: MessagesRequest,
     info: BackendInfo | None,
     model: ModelInfo | None,
     counter: PromptCounter,
-    kind: str,
+    ollama_window: int | None,
 ) -> tuple[WindowFit | None, int | None]:
-    """Count and fit when there is something to check against; else (None, None)."""
+    """Count and fit when there is something to check against; else (None, None).
+    `ollama_window`: on Ollama, the context /api/chat gives the model (gateway/backends/
+    ollama_context.py), not the one it happens to be loaded with."""
     ceiling = info.max_output_tokens if info else None
-    window = model.context_window if model else None
-    if kind == "ollama" and model is not None:
-        # /api/chat can give the model its whole trained context.
-        window = model.max_context or window
+    window = ollama_window or (model.context_window if model else None)
     if window is None and ceiling is None:
         return None, None
     prompt = counter.count(req)

@@ -144,6 +144,7 @@ class MessagesRelay(Response):
             watcher.cancel()
             if self.decoder.has_content and self.draft.usage is None:
                 self.draft.usage = self.decoder.usage
+            self.draft.load_ms = self.decoder.load_ms
             self.draft.publish(self.bus)
 
     async def _work(self) -> None:

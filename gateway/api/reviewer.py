@@ -345,6 +345,7 @@ async def ask_classifier(
             protocols=state.protocols,
             stream=False,
             client_headers={},
+            load_context=state.config.load_context,
         )
         changes: list[str] = []
         async with plan.protocol.open(upstream, plan.request, changes) as response:

@@ -35,7 +35,9 @@ class OllamaChat(UpstreamProtocol):
 
     def build(self, out: Outgoing, upstream: Upstream) -> UpstreamRequest:
         model = out.model
-        num_ctx = num_ctx_for(
+        # Chosen once per model (gateway/backends/ollama_context.py): another number would
+        # reload it. Only a model the catalogue does not know gets one from the request's size.
+        num_ctx = out.num_ctx or num_ctx_for(
             out.needed,
             loaded=model.context_window if model else None,
             maximum=model.max_context if model else None,
@@ -74,5 +76,17 @@ class _LineDecoder(FramedDecoder[Any]):
                 return events, True, exc
             events += self.state.feed(self.adapter.convert(chunk))
             if chunk.get("done"):
+                self.load_ms = _load_ms(chunk.get("load_duration"))
                 return events, True, None
         return events, False, None
+
+
+# Finding a loaded model takes Ollama milliseconds; anything longer is a load.
+_LOAD_THRESHOLD_MS = 100.0
+
+
+def _load_ms(nanoseconds: Any) -> float | None:
+    if isinstance(nanoseconds, bool) or not isinstance(nanoseconds, int | float):
+        return None
+    ms = nanoseconds / 1e6
+    return round(ms, 1) if ms >= _LOAD_THRESHOLD_MS else None

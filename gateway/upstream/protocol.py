@@ -66,6 +66,7 @@ class Outgoing:
     changes: list[str]  # the plan's lists: a protocol adds what it changed and warns about
     warnings: list[str]
     pdf: PdfReader | None = None  # how a PDF is read (the gateway's cache)
+    num_ctx: int | None = None  # Ollama's /api/chat: the context stated (ollama_context.py)
 
 
 @dataclass(slots=True)
@@ -97,6 +98,9 @@ class ReplySpec:
 class StreamDecoder(ABC):
     """Bytes from one upstream read in, Anthropic events out, over one of the two state
     machines: the chat-completions StreamTranslator or the native AnthropicStreamRepairer."""
+
+    # How long the backend says it spent loading the model for this request, when it did.
+    load_ms: float | None = None
 
     def __init__(self, state: StreamTranslator | AnthropicStreamRepairer, backend: str) -> None:
         self.state = state

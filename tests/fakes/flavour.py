@@ -141,6 +141,11 @@ class Flavour(ABC):
 
         return replace(json_response(payload), delay=self.load_seconds, after=loaded)
 
+    def admit(self, dialect: str, body: Any) -> float:
+        """A generation request's claim on its model: the seconds it waits while the model loads
+        (0: in memory and ready). The servers that load models on demand override it."""
+        return 0.0
+
     # --- endpoints --------------------------------------------------------------------------
 
     def route(self, method: str, path: str, body: Any) -> Response | None:

@@ -25,6 +25,13 @@ Sources of truth:
   config {context_length, …}} → {model_instance_id, config {context_length, eval_batch_size,
   flash_attention, num_experts, offload_kv_cache_to_gpu}, load_time_seconds}; POST
   /api/v1/models/unload {instance_id} → {instance_id}. The v0 REST API has neither.
+- Just-in-time loading (lmstudio.ai/docs/api/ttl-and-auto-evict, app/api/headless): with JIT on
+  (the default) a request to an inference endpoint for a model not in memory loads it first,
+  with its default settings; such a model is unloaded after `ttl` seconds without a request (the
+  request's `ttl`, default 60 minutes), and Auto-Evict (on by default) unloads the models loaded
+  that way before loading another; models loaded by hand (`lms load`, the REST load) stay.
+  Several requests that arrive while a model is being loaded that way each load an instance of
+  it (lmstudio-bug-tracker#1751, 0.4.9). No request field changes how a loaded model is loaded.
 - Unknown paths answer 200 with {"error": "Unexpected endpoint or method. (POST /x)"} from
   Express (lmstudio-ai/lmstudio-bug-tracker#618, #2085).
 - Context overflow: "Trying to keep the first N tokens when context the overflows. However, the
@@ -39,6 +46,7 @@ Sources of truth:
 from __future__ import annotations
 
 import string
+import time
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
@@ -93,6 +101,7 @@ class LMStudio(Flavour):
         rest: str = "v0",
         types: dict[str, str] | None = None,
         tools: bool = True,
+        auto_evict: bool = True,
     ) -> None:
         """`rest`: which REST API the build serves: "v0" (0.3, no /v1/messages; the default), "v1"
         or "both" (0.4+, with /v1/messages); `types`: model → "llm" | "vlm" | "embeddings" (v0
@@ -102,6 +111,45 @@ class LMStudio(Flavour):
         self.messages_api = rest in ("v1", "both")
         self.types = types or {}
         self.tools = tools
+        self.auto_evict = auto_evict
+        # Loaded just in time: model → (idle seconds allowed, monotonic time of the last use).
+        self.jit: dict[str, tuple[float, float]] = {}
+        self._ready_at: dict[str, float] = {}  # a JIT load under way ends then
+        self.loads: dict[str, int] = {}  # every load of each model, by hand or just in time
+
+    def admit(self, dialect: str, body: Any) -> float:
+        """JIT: a request for a model not in memory loads it (evicting the other models loaded
+        that way); one that comes while that load runs loads another instance."""
+        model = body.get("model") if isinstance(body, dict) else None
+        if not isinstance(model, str) or model not in self.models:
+            return 0.0
+        now = time.monotonic()
+        for name, (ttl, used) in list(self.jit.items()):
+            if now - used >= ttl:
+                self._drop(name)
+        ttl = body.get("ttl")
+        idle = float(ttl) if isinstance(ttl, int | float) and ttl > 0 else 3600.0
+        if model in self.loaded and self._ready_at.get(model, 0.0) <= now:
+            if model in self.jit:
+                self.jit[model] = (self.jit[model][0], now)
+            return 0.0
+        if model not in self.loaded and self.auto_evict:
+            for other in list(self.jit):
+                self._drop(other)
+        if model not in self.loaded:
+            self.loaded.append(model)
+        self.loads[model] = self.loads.get(model, 0) + 1
+        ready = now + self.load_seconds
+        self._ready_at[model] = ready
+        self.jit[model] = (idle, ready)
+        return self.load_seconds
+
+    def _drop(self, model: str) -> None:
+        self.jit.pop(model, None)
+        self._ready_at.pop(model, None)
+        self.load_contexts.pop(model, None)
+        if model in self.loaded:
+            self.loaded.remove(model)
 
     def route(self, method: str, path: str, body: Any) -> Response | None:
         if method == "POST" and self.rest in ("v1", "both"):
@@ -154,6 +202,8 @@ class LMStudio(Flavour):
             "config": used,
             "load_time_seconds": self.load_seconds,
         }
+        self.loads[model] = self.loads.get(model, 0) + 1
+        self.jit.pop(model, None)  # loaded by hand: no TTL, never auto-evicted
         return self.load_answer(model, context, payload)
 
     def _unload(self, body: Any) -> Response:

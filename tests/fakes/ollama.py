@@ -12,6 +12,10 @@ Sources of truth:
   only when the request sets `stream_options.include_usage`; errors are
   {"error": {"message", "type", "param", "code"}}; an unknown model is a 404
   "model \"x\" not found, try pulling it first".
+- Loading (server/sched.go, tests/fakes/ollama_sched.py): a generation request for a model not
+  in memory loads it, and one whose runner options (num_ctx, num_batch, num_gpu…) differ from
+  the loaded model's reloads it; each load takes `load_seconds` before the answer starts, and
+  /api/ps shows the model's context, size and expiry as they now are.
 - Unknown paths: Go's plain-text "404 page not found".
 - A prompt longer than the loaded context is silently truncated, not refused
   (ollama/ollama#3839): the reply's `prompt_tokens` is capped at the context length. The
@@ -28,14 +32,18 @@ Sources of truth:
 
 from __future__ import annotations
 
+import math
 import string
+import time
 from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
 from tests.fakes.flavour import AnthropicStyle, Flavour, Response, json_response, random_id
+from tests.fakes.ollama_sched import Scheduler
 from tests.fakes.replies import Error, ToolCall
 
-__all__ = ["Ollama"]
+__all__ = ["Ollama", "load_duration"]
 
 # By default a version whose protocol (gateway.backends.protocols) is "openai", without
 # /v1/messages. Pass `version` to test the decision itself.
@@ -48,6 +56,12 @@ _DIGEST = "a8b0c51577010a279d933d14c2a8ab4b268079d44c5c8830c0a93900f1827c67"
 
 def _tagged(model: str) -> str:
     return model if ":" in model else f"{model}:latest"
+
+
+def load_duration(seconds: float) -> int:
+    """`load_duration` in nanoseconds: the load, or the moment it takes to find the model
+    loaded."""
+    return round(seconds * 1e9) if seconds > 0 else 1334875
 
 
 def _version(text: str) -> tuple[int, ...]:
@@ -75,6 +89,9 @@ class Ollama(Flavour):
         """`capabilities`: model → /api/show's list, default ["completion", "tools"]."""
         # Ollama names every model `name:tag`; a bare name means the `latest` tag.
         tagged = [_tagged(m) for m in models]
+        self.scheduler = Scheduler(
+            context_length or self.default_context_length, self.trained_context_length
+        )
         super().__init__(
             tagged,
             context_length,
@@ -84,6 +101,49 @@ class Ollama(Flavour):
         self.capabilities = {_tagged(k): v for k, v in (capabilities or {}).items()}
         assert self.version is not None
         self.messages_api = _version(self.version) >= _MESSAGES_SINCE
+
+    # The models in memory are the scheduler's runners.
+    @property
+    def loaded(self) -> list[str]:
+        return list(self.scheduler.loaded())
+
+    @loaded.setter
+    def loaded(self, models: list[str]) -> None:
+        self.scheduler.runners.clear()
+        for model in models:
+            self.scheduler.preload(model, self.context_length)
+
+    @property
+    def load_seconds(self) -> float:
+        return self.scheduler.load_seconds
+
+    @load_seconds.setter
+    def load_seconds(self, seconds: float) -> None:
+        self.scheduler.load_seconds = seconds
+
+    @property
+    def loads(self) -> dict[str, int]:
+        """Every load of each model since the fake started, reloads included."""
+        return dict(self.scheduler.loads)
+
+    @property
+    def reloads(self) -> dict[str, int]:
+        """The loads that replaced a model already in memory (other runner options)."""
+        return dict(self.scheduler.reloads)
+
+    def context_of(self, model: str) -> int:
+        runner = self.scheduler.loaded().get(model)
+        return runner.context if runner is not None else self.loaded_context_length
+
+    def admit(self, dialect: str, body: Any) -> float:
+        name = body.get("model") if isinstance(body, dict) else None
+        found = self._find(name if isinstance(name, str) else None)
+        if found is None or not isinstance(body, dict):
+            return 0.0
+        if dialect != "ollama":
+            # The OpenAI and Anthropic endpoints set no runner option and no keep_alive.
+            return self.scheduler.admit(found, None).wait
+        return self.scheduler.admit(found, body.get("options"), body.get("keep_alive")).wait
 
     def _find(self, model: str | None) -> str | None:
         if not model:
@@ -133,21 +193,25 @@ class Ollama(Flavour):
             "done": True,
         }
         if body.get("keep_alive") in (0, "0", "0s", "0m"):
-            if found in self.loaded:
-                self.loaded.remove(found)
-            self.load_contexts.pop(found, None)
+            self.scheduler.unload(found)
             return json_response({**answer, "done_reason": "unload"})
-        options = body.get("options")
-        context = options.get("num_ctx") if isinstance(options, dict) else None
-        context = context if isinstance(context, int) and context > 0 else None
-        return self.load_answer(found, context, answer)
+        admission = self.scheduler.admit(found, body.get("options"), body.get("keep_alive"))
+        answer["load_duration"] = load_duration(admission.wait)
+        return Response(200, json_response(answer).body, delay=admission.wait)
 
     def _running(self, model: str) -> dict[str, Any]:
+        runner = self.scheduler.loaded()[model]
+        left = runner.expires_at - time.monotonic()
+        # A keep_alive below 0 is Go's longest duration: some 292 years from now.
+        expires = datetime.now(UTC) + timedelta(days=292 * 365 if math.isinf(left) else 0)
+        if not math.isinf(left):
+            expires += timedelta(seconds=max(0.0, left))
         running = {
             **self._tag(model),
-            "expires_at": "2099-01-01T00:00:00.000000000Z",
+            "size": runner.size,
+            "expires_at": expires.strftime("%Y-%m-%dT%H:%M:%S.%f000Z"),
             "size_vram": 0,
-            "context_length": self.context_of(model),
+            "context_length": runner.context,
         }
         del running["modified_at"]
         return running

@@ -3,7 +3,8 @@
 Streamed as NDJSON (`application/x-ndjson`), one object a line: `message` with `content`,
 `thinking` or `tool_calls` (each with an `id` and `function.index`; arguments as an object),
 `done: false`; then a last object with empty content, `done: true`, `done_reason` ("stop",
-"length"), the durations, `prompt_eval_count` and `eval_count`. Not streamed: that last object
+"length"), the durations (`load_duration`: how long the request waited for the model to load),
+`prompt_eval_count` and `eval_count`. Not streamed: that last object
 with the whole message. Errors are {"error": "…"}. `options.num_ctx` sets the context the model
 runs with; a prompt longer than it is silently truncated (prompt_eval_count is capped).
 """
@@ -17,6 +18,7 @@ from typing import Any
 import orjson
 
 from tests.fakes.flavour import Flavour, estimate_tokens, split_text
+from tests.fakes.ollama import load_duration
 from tests.fakes.render import Plan, Step, error_plan, plan_reply, sse_steps, usage_counts
 from tests.fakes.replies import Content, Error, Huge, Reasoning, Reply, Text, Think, ToolCalls
 
@@ -31,9 +33,13 @@ class _ChatContext:
     model: str
     stream: bool
     prompt_tokens: int
+    load_seconds: float = 0.0
 
 
-def ollama_chat_plan(flavour: Flavour, body: Any, take_reply: Callable[[], Reply]) -> Plan:
+def ollama_chat_plan(
+    flavour: Flavour, body: Any, take_reply: Callable[[], Reply], load_seconds: float = 0.0
+) -> Plan:
+    """`load_seconds`: how long the request waited for its model to load (`load_duration`)."""
     if not isinstance(body, dict) or not isinstance(body.get("messages"), list):
         return error_plan(Error(400, {"error": "messages is required"}))
     model = body.get("model")
@@ -51,6 +57,7 @@ def ollama_chat_plan(flavour: Flavour, body: Any, take_reply: Callable[[], Reply
         # /api/chat streams unless told not to.
         stream=body.get("stream") is not False,
         prompt_tokens=prompt_tokens,
+        load_seconds=load_seconds,
     )
     return plan_reply(take_reply(), OllamaChatRenderer(flavour, ctx))
 
@@ -75,8 +82,8 @@ class OllamaChatRenderer:
             "message": {"role": "assistant", "content": ""},
             "done": True,
             "done_reason": done_reason,
-            "total_duration": 4883583458,
-            "load_duration": 1334875,
+            "total_duration": 4883583458 + load_duration(self.ctx.load_seconds),
+            "load_duration": load_duration(self.ctx.load_seconds),
             "prompt_eval_count": counts.prompt,
             "prompt_eval_duration": 342546000,
             "eval_count": counts.completion,

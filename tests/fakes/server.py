@@ -323,12 +323,14 @@ class FakeBackend(ServedApp):
             self._lock.notify_all()
 
         dialect = self.flavour.dialect(method, path)
+        # The model is loaded (or reloaded) before anything is answered.
+        wait = self.flavour.admit(dialect, body) if dialect is not None else 0.0
         if dialect == "openai":
             plan = self._chat(body)
         elif dialect == "anthropic":
             plan = messages_plan(self.flavour, body, lambda: self._take_reply(body))
         elif dialect == "ollama":
-            plan = ollama_chat_plan(self.flavour, body, lambda: self._take_reply(body))
+            plan = ollama_chat_plan(self.flavour, body, lambda: self._take_reply(body), wait)
         else:
             answer = self.flavour.route(method, path, body) or self.flavour.unknown(method, path)
             if answer.delay:
@@ -337,6 +339,7 @@ class FakeBackend(ServedApp):
                 answer.after()
             plan = _response_plan(answer)
         plan.headers.extend(self.flavour.extra_headers)
+        plan.stall += wait
         server = self.server
         assert server is not None and server.stopping is not None
         with self._lock:

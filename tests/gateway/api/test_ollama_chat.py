@@ -27,8 +27,9 @@ def test_a_request_beyond_the_loaded_context_goes_to_api_chat(
     assert message["content"] == [{"type": "text", "text": DEFAULT_TEXT}]
     assert message["model"] == "claude-sonnet-4-6" and message["stop_reason"] == "end_turn"
 
-    # 20,006 + 4,000 tokens: the next power of two is 32,768, within the model's 131,072.
-    assert fake.asked_num_ctx == [32768]
+    # 20,006 + 4,000 tokens do not fit the 4,096 loaded: the model gets its whole 131,072,
+    # chosen once for every later request (gateway/backends/ollama_context.py).
+    assert fake.asked_num_ctx == [131072]
     (sent,) = fake.chat_requests
     assert sent.path == "/api/chat"
     assert sent.body["model"] == "fake-model:latest"
@@ -39,7 +40,11 @@ def test_a_request_beyond_the_loaded_context_goes_to_api_chat(
     assert message["usage"]["input_tokens"] == estimate_tokens(sent.body, "messages", "tools")
     record = last_record(records)
     assert record.extra["protocol"] == "ollama" and record.status == 200
-    assert any(c.startswith("sent through Ollama's /api/chat: it needs a ") for c in record.changes)
+    switched = [c for c in record.changes if c.startswith("sent through Ollama's /api/chat")]
+    assert switched == [
+        "sent through Ollama's /api/chat with num_ctx 131072, as every request to this "
+        "model: another context (or none) reloads it"
+    ]
 
 
 @pytest.mark.parametrize(
@@ -115,5 +120,5 @@ def test_bare_model_name_finds_the_tagged_model(
         fake_backend, gateway_server, "ollama", fake={"version": "0.33.0"}, big="fake-model"
     )
     message_of(post(server, body(LONG, max_tokens=4000)))
-    assert fake.asked_num_ctx == [32768]
+    assert fake.asked_num_ctx == [131072]
     assert last_record(records).extra["protocol"] == "ollama"
