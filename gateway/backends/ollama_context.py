@@ -9,10 +9,12 @@ states the loaded num_ctx never reloads. The gateway sets no runner option but n
 - a model loaded with enough context, for which the gateway has chosen none, is left as it is
   (the backend's usual protocol; /api/chat states the loaded number);
 - otherwise the context is chosen once per model: `load_context` for "backend:model" in the
-  config (what the app loads it with), else the model's trained maximum (a session grows into it
-  with no second reload), else, when Ollama does not say, the power of two that holds the
-  request (grown only when a request outgrows it); every later request to the model, side
-  requests included, states that number through /api/chat, whatever its own size.
+  config (what the app loads it with), else the model's trained maximum up to 128k (a session
+  grows into it with no second reload; past 128k the KV cache of a 256k model costs more memory
+  than most machines have), else, when Ollama does not say, the power of two that holds the
+  request; a request that outgrows the choice (and the model can hold) grows it once. Every
+  later request to the model, side requests included, states that number through /api/chat,
+  whatever its own size.
 """
 
 from __future__ import annotations
@@ -24,6 +26,9 @@ from gateway.backends.catalogue import ModelInfo
 __all__ = ["OllamaContexts"]
 
 _SMALLEST = 2048
+# The most context chosen without the user's word: Claude Code's prompt (~50k) and its largest
+# max_tokens (64k) fit, and a 256k model's KV cache is halved.
+DEFAULT_CAP = 131072
 
 
 class OllamaContexts:
@@ -54,15 +59,16 @@ class OllamaContexts:
                 return fixed
             chosen = self._chosen.get(key)
             if chosen is not None:
-                if needed > chosen and not model.max_context:
-                    chosen = self._chosen[key] = _power_of_two(needed)
+                if needed > chosen and (not model.max_context or chosen < model.max_context):
+                    chosen = self._chosen[key] = _grown(needed, model.max_context)
                 return chosen
             loaded = model.context_window
             if loaded and needed <= loaded:
                 return None
             if model.loaded is None and not (loaded or model.max_context):
                 return None  # the catalogue knows nothing of it: nothing to keep stable
-            chosen = self._chosen[key] = model.max_context or _power_of_two(needed)
+            default = min(model.max_context, DEFAULT_CAP) if model.max_context else 0
+            chosen = self._chosen[key] = max(default, _grown(needed, model.max_context))
             return chosen
 
     def chosen(self, backend_id: str, model: str) -> int | None:
@@ -74,6 +80,12 @@ def _bounded(configured: int | None, maximum: int | None) -> int | None:
     if not configured:
         return None
     return min(configured, maximum) if maximum else configured
+
+
+def _grown(needed: int, maximum: int | None) -> int:
+    """The power of two that holds `needed`, no more than the model's maximum."""
+    size = _power_of_two(needed)
+    return min(size, maximum) if maximum else size
 
 
 def _power_of_two(needed: int) -> int:
