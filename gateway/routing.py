@@ -181,11 +181,12 @@ def _target(
         if owner is not None:
             return Route(owner, listed, rule, role)
     else:
-        # No model chosen: the first model the first backend lists.
+        # No model chosen: the first model the first backend lists, on that backend (its
+        # fallbacks, not replicas, stand in for it).
         for backend_id in backend_ids:
             names = index.models.get(backend_id) or ()
             if names:
-                return Route(backend_id, names[0], rule, role)
+                return Route(backend_id, names[0], rule, role, pinned=True)
     known = ", ".join(backend_ids) or "none found"
     what = f"'{target}' is on no known backend" if target else "no backend has listed any model"
     raise BackendUnavailable(

@@ -73,7 +73,8 @@ def test_unknown_name_is_404_listing_valid_names() -> None:
 
 def test_unset_models_use_first_listed_model() -> None:
     route = resolve("claude-haiku-4-5", config(big=None, small=None), INDEX)
-    assert route == Route("lms", "qwen3-coder-30b", "haiku", "small")
+    # On the first backend: its fallbacks, not replicas of the model, stand in for it.
+    assert route == Route("lms", "qwen3-coder-30b", "haiku", "small", pinned=True)
 
 
 def test_small_falls_back_to_big() -> None:
