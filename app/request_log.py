@@ -75,6 +75,9 @@ class Row:
     asked: str
     routed: str
     route_rule: str
+    route: str  # the route taken ("images", "big"…) and why, when a scenario route matched
+    route_reason: str
+    hops: tuple[str, ...]  # each target tried: "backend/model: outcome (ms)"
     stream: bool
     status: int
     latency_ms: float
@@ -104,6 +107,11 @@ class Row:
             asked=record.client_model or "",
             routed=routed,
             route_rule=record.route_rule or "",
+            route=record.route or "",
+            route_reason=record.route_reason or "",
+            hops=tuple(
+                f"{a.backend}/{a.model}: {a.outcome} ({a.ms:.0f} ms)" for a in record.attempts
+            ),
             stream=record.stream,
             status=record.status,
             latency_ms=record.latency_ms,

@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from gateway.config import (
+    EFFORTS,
+    ROUTE_NAMES,
     ConfigLoad,
     GatewayConfig,
     default_config_path,
@@ -28,6 +30,13 @@ from gateway.config import (
 )
 from gateway.envline import SHELLS, claude_env, default_shell, render
 from gateway.loopback import is_loopback, unguarded
+from gateway.route_commands import (
+    ROLES,
+    describe_routes,
+    parse_route_flag,
+    with_route,
+    without_route,
+)
 
 if TYPE_CHECKING:
     from gateway.selftest import Check
@@ -35,7 +44,7 @@ if TYPE_CHECKING:
 __all__ = ["build_parser", "main"]
 
 PROG = "lmgate"
-RESERVED = ("backends", "doctor", "keys", "claude", "claude-desktop", "self-test")
+RESERVED = ("backends", "doctor", "keys", "route", "claude", "claude-desktop", "self-test")
 _TOP_LEVEL_FLAGS = {"-h", "--help", "--version"}
 
 
@@ -63,8 +72,29 @@ def build_parser(*, gui_checks: Callable[[], list[Check]] | None = None) -> argp
     serve.add_argument(
         "--backend",
         metavar="URL",
-        help="use this one OpenAI-compatible server instead of the configured and discovered "
-        "backends (a base URL, with or without /v1, e.g. http://127.0.0.1:1234/v1)",
+        action="append",
+        help="use this OpenAI-compatible server instead of the configured and discovered "
+        "backends (a base URL, with or without /v1, e.g. http://127.0.0.1:1234/v1); repeated, "
+        "the later ones are the fallbacks of the first, in order",
+    )
+    serve.add_argument(
+        "--route",
+        metavar="NAME=TARGET[,TARGET…]",
+        action="append",
+        help="a route and its targets, the later ones fallbacks: long_context, images, "
+        "thinking, subagent, background; or big/small/opus for that role's fallbacks "
+        "(see `lmgate route`)",
+    )
+    serve.add_argument(
+        "--long-context-threshold",
+        type=int,
+        metavar="TOKENS",
+        help="prompts longer than this take the long_context route (default 60000)",
+    )
+    serve.add_argument(
+        "--thinking-effort",
+        choices=EFFORTS,
+        help="the least effort that takes the thinking route (default xhigh)",
     )
     serve.add_argument(
         "--big",
@@ -95,6 +125,7 @@ def build_parser(*, gui_checks: Callable[[], list[Check]] | None = None) -> argp
     )
     _config_flag(serve)
     serve.set_defaults(handler=_serve)
+    _route_command(commands)
 
     env = commands.add_parser(
         "env",
@@ -170,6 +201,26 @@ def build_parser(*, gui_checks: Callable[[], list[Check]] | None = None) -> argp
     )
     self_test.set_defaults(handler=functools.partial(_self_test, gui_checks=gui_checks))
     return parser
+
+
+def _route_command(commands: Any) -> None:
+    route = commands.add_parser(
+        "route",
+        help="list, set or clear the routes beyond big/small/opus and their fallbacks",
+        description="Routes send some requests to other models: long_context (a prompt over a "
+        "threshold, to a model whose loaded window holds it), images (a vision model), "
+        "thinking (a high effort or a thinking budget), subagent (Claude Code's subagents), "
+        "background (haiku-class side requests). Each TARGET is a role, a model or "
+        "BACKEND:MODEL; the later ones are tried when the first fails before answering. "
+        "NAME big, small or opus sets that role's fallbacks. Written to the config file.",
+    )
+    route.add_argument("action", choices=("list", "set", "clear"))
+    route.add_argument("name", nargs="?", metavar="NAME", choices=(*ROUTE_NAMES, *ROLES))
+    route.add_argument("targets", nargs="*", metavar="TARGET")
+    route.add_argument("--threshold", type=int, metavar="TOKENS", help="long_context's threshold")
+    route.add_argument("--min-effort", choices=EFFORTS, help="thinking's least effort")
+    _config_flag(route)
+    route.set_defaults(handler=_route)
 
 
 def _catalogue_commands(commands: Any) -> None:
@@ -365,6 +416,35 @@ def _keys(args: argparse.Namespace) -> int:
 
     config = _load_config(args.config)
     return keys_command(args.action, args.backend, configured=[b.id for b in config.backends])
+
+
+def _route(args: argparse.Namespace) -> int:
+    from gateway.config import save_config
+
+    path = Path(args.config).expanduser() if args.config else default_config_path()
+    config = _read_config(args.config).config
+    if args.action == "list":
+        print("\n".join(describe_routes(config)))
+        return 0
+    if args.name is None:
+        raise UsageError(f"route {args.action}: name the route ({', '.join(ROUTE_NAMES)})")
+    data = config.model_dump()
+    if args.action == "set":
+        if not args.targets:
+            raise UsageError(f"route set {args.name}: give at least one TARGET")
+        data = with_route(
+            data, args.name, args.targets, threshold=args.threshold, min_effort=args.min_effort
+        )
+    else:
+        data = without_route(data, args.name)
+    try:
+        updated = GatewayConfig.model_validate(data)
+    except ValidationError as exc:
+        raise UsageError(f"bad value: {_describe(exc)}") from None
+    save_config(updated, path)
+    line = next((x for x in describe_routes(updated) if x.startswith(args.name)), args.name)
+    print(f"{line}\n(written to {path}; a running gateway uses it once restarted)")
+    return 0
 
 
 def _token(args: argparse.Namespace) -> int:
@@ -565,14 +645,35 @@ def _with_flags(config: GatewayConfig, args: argparse.Namespace) -> GatewayConfi
             **({"mode": review} if review is not None else {}),
             **({"model": review_model} if review_model is not None else {}),
         }
-    backend = getattr(args, "backend", None)
+    backends = getattr(args, "backend", None)
     protocol = getattr(args, "protocol", None)
-    if backend is not None:
-        _check_url(backend)
-        data["backends"] = [{"id": "default", "url": backend, "protocol": protocol or "auto"}]
-        data["discover"] = False  # that one server, nothing else
+    if backends:
+        for url in backends:
+            _check_url(url)
+        # The first is "default" (as with one --backend); the others its fallbacks, in order.
+        ids = ["default", *(f"fallback-{n}" for n in range(1, len(backends)))]
+        data["backends"] = [
+            {"id": bid, "url": url, "protocol": protocol or "auto"}
+            for bid, url in zip(ids, backends, strict=True)
+        ]
+        if len(ids) > 1:
+            data["backends"][0]["fallbacks"] = ids[1:]
+        data["discover"] = False  # those servers, nothing else
     elif protocol is not None:
         data["backends"] = [{**b, "protocol": protocol} for b in data["backends"]]
+    threshold = getattr(args, "long_context_threshold", None)
+    effort = getattr(args, "thinking_effort", None)
+    for text in getattr(args, "route", None) or ():
+        try:
+            name, targets = parse_route_flag(text)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+        data = with_route(data, name, targets, threshold=threshold, min_effort=effort)
+    routes = data.get("routes") or {}
+    if threshold is not None and routes.get("long_context"):
+        routes["long_context"] = {**routes["long_context"], "threshold": threshold}
+    if effort is not None and routes.get("thinking"):
+        routes["thinking"] = {**routes["thinking"], "min_effort": effort}
     try:
         return GatewayConfig.model_validate(data)
     except ValidationError as exc:

@@ -25,8 +25,15 @@ __all__ = [
     "BackendConfig",
     "ConfigLoad",
     "GatewayConfig",
+    "EFFORTS",
     "REVIEW_MODES",
+    "ROUTE_NAMES",
+    "BreakerConfig",
+    "LongContextRoute",
     "ReviewConfig",
+    "RouteConfig",
+    "RoutesConfig",
+    "ThinkingRoute",
     "Timeouts",
     "default_config_path",
     "default_log_dir",
@@ -71,6 +78,75 @@ class ReviewConfig(_Model):
     timeout: float = Field(30.0, gt=0)
 
 
+Effort = Literal["low", "medium", "high", "xhigh", "max"]
+EFFORTS: tuple[Effort, ...] = ("low", "medium", "high", "xhigh", "max")
+# The scenario routes, in the order a request is matched against them (gateway/scenarios.py).
+ROUTE_NAMES = ("long_context", "images", "thinking", "subagent", "background")
+
+
+class RouteConfig(_Model):
+    """A scenario route: its targets in order, the later ones the fallbacks of the first. A
+    target is a role ("big", "small", "opus"), a model, or "backend_id:model", as `big` takes."""
+
+    targets: list[str] = Field(min_length=1)
+
+    @field_validator("targets")
+    @classmethod
+    def _no_blank(cls, value: list[str]) -> list[str]:
+        targets = [t.strip() for t in value]
+        if any(not t for t in targets):
+            raise ValueError("a route target is empty")
+        return targets
+
+
+class LongContextRoute(RouteConfig):
+    """Requests whose prompt is longer than `threshold` tokens; each target is taken only when
+    its loaded context window holds the prompt."""
+
+    threshold: int = Field(60_000, ge=1)
+
+
+class ThinkingRoute(RouteConfig):
+    """Requests that ask the model to think: `thinking.type` "enabled" (a budget), or thinking
+    on with an effort of at least `min_effort` (Claude Code's `/effort`, ultrathink)."""
+
+    min_effort: Effort = "xhigh"
+
+
+class BreakerConfig(_Model):
+    """A backend that fails `failures` times in a row is skipped for `cooldown` s, then one
+    request probes it (gateway/breaker.py)."""
+
+    failures: int = Field(3, ge=1)
+    cooldown: float = Field(30.0, gt=0)
+
+
+class RoutesConfig(_Model):
+    """Routes besides big/small/opus, each optional, and the fallbacks of every route."""
+
+    long_context: LongContextRoute | None = None
+    images: RouteConfig | None = None  # requests with images → a vision model
+    thinking: ThinkingRoute | None = None
+    subagent: RouteConfig | None = None  # Claude Code's subagents (x-claude-code-agent-id)
+    background: RouteConfig | None = None  # haiku-class side requests: titles, summaries, probes
+    # Role ("big", "small", "opus") → the targets tried after it, in order.
+    fallbacks: dict[str, list[str]] = Field(default_factory=dict)
+    breaker: BreakerConfig = Field(default_factory=BreakerConfig)
+
+    @field_validator("fallbacks")
+    @classmethod
+    def _roles(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        unknown = sorted(set(value) - {"big", "small", "opus"})
+        if unknown:
+            raise ValueError(f"fallbacks are set per role (big, small, opus), not {unknown}")
+        return value
+
+    def configured(self) -> list[tuple[str, RouteConfig]]:
+        """The scenario routes that are set, in matching order."""
+        found = ((name, getattr(self, name)) for name in ROUTE_NAMES)
+        return [(name, route) for name, route in found if route is not None]
+
+
 class BackendConfig(_Model):
     """One upstream server. `url` is an OpenAI-compatible base, with or without `/v1`; left out,
     it is the preset's (`kind`) base URL."""
@@ -94,6 +170,9 @@ class BackendConfig(_Model):
     concurrency: int | None = Field(None, ge=1)  # requests in flight at once; None → no limit
     api_version: str | None = None  # Azure OpenAI's `api-version` query
     enabled: bool = True
+    # Backend ids tried in order when this one fails before the first byte (a connection
+    # failure, a 5xx, an overload): the same model if they list it, else their first model.
+    fallbacks: list[str] = Field(default_factory=list)
 
     @field_validator("kind")
     @classmethod
@@ -155,6 +234,7 @@ class GatewayConfig(_Model):
     # values of `app.profiles.PROFILE_FIELDS` as they were saved.
     profiles: dict[str, dict[str, Any]] = Field(default_factory=dict)
     review: ReviewConfig = Field(default_factory=ReviewConfig)
+    routes: RoutesConfig = Field(default_factory=RoutesConfig)
 
     @property
     def base_url(self) -> str:

@@ -15,6 +15,7 @@
     ├── BackendUnavailable            api_error            503  (names the URL and what to start)
     ├── UpstreamTimeout               api_error            504
     └── Overloaded                    overloaded_error     529  (retry-after)
+        └── BackendBusy               overloaded_error     529  (the gateway's own queue is full)
 
 Claude Code reads `x-should-retry` and `retry-after`, and matches on error wording: a context
 overflow must start with "prompt is too long" or it will not compact. The classes are the only
@@ -28,6 +29,7 @@ import orjson
 
 __all__ = [
     "AuthenticationFailed",
+    "BackendBusy",
     "BackendUnavailable",
     "GatewayError",
     "InvalidRequest",
@@ -189,6 +191,11 @@ class UpstreamTimeout(GatewayError):
 class Overloaded(GatewayError):
     status = 529
     error_type = "overloaded_error"
+
+
+class BackendBusy(Overloaded):
+    """The gateway's queue for a backend is full: the backend is busy, not failing (its breaker
+    does not count it; another backend serving the model may take the request)."""
 
 
 def error_body(error_type: str, message: str) -> bytes:

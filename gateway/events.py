@@ -9,9 +9,20 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-__all__ = ["Bus", "EventBus", "RequestRecord"]
+__all__ = ["Attempt", "Bus", "EventBus", "RequestRecord"]
 
 T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """One hop of a request: the target tried, how it ended ("ok", "connection refused",
+    "HTTP 500", "overloaded", "prompt too long", "skipped: breaker open"…) and its time."""
+
+    backend: str
+    model: str
+    outcome: str
+    ms: float = 0.0
 
 
 @dataclass(slots=True)
@@ -30,6 +41,10 @@ class RequestRecord:
     backend: str | None = None
     backend_model: str | None = None
     route_rule: str | None = None
+    # The route that matched ("long_context", "images", "thinking", "subagent", "background", or
+    # the role "big"/"small"/"opus") and why (gateway/scenarios.py).
+    route: str | None = None
+    route_reason: str | None = None
     stream: bool = False
     status: int = 0
     latency_ms: float = 0.0
@@ -51,6 +66,8 @@ class RequestRecord:
     request_body: Any = None
     response_body: Any = None
     extra: dict[str, Any] = field(default_factory=dict)
+    # Every target tried, in order, when there was more than one way to serve the request.
+    attempts: Sequence[Attempt] = ()
 
 
 class Bus(Generic[T]):

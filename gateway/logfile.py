@@ -79,6 +79,12 @@ def format_record(record: RequestRecord) -> str:
         if record.route_rule:
             route += f" ({record.route_rule})"
         parts.append(route)
+    if record.route_reason:
+        parts.append(f"route={record.route} ({record.route_reason})")
+    if len(record.attempts) > 1:
+        parts.append(
+            "hops=[" + ", ".join(f"{a.backend} {a.outcome}" for a in record.attempts) + "]"
+        )
     parts.append("stream" if record.stream else "sync")
     parts.append(str(record.status))
     parts.append(f"{record.latency_ms:.0f}ms")

@@ -16,7 +16,7 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from gateway.errors import Overloaded
+from gateway.errors import BackendBusy
 
 __all__ = ["MAIN", "SIDE", "BackendQueue"]
 
@@ -45,7 +45,7 @@ class BackendQueue:
             self.active += 1
         else:
             if self.waiting >= self.depth:
-                raise Overloaded(
+                raise BackendBusy(
                     f"{self.name} is busy: {self.active} running and {self.waiting} waiting "
                     f"(queue depth {self.depth}); try again shortly",
                     retry_after=2,

@@ -27,6 +27,7 @@ __all__ = [
     "Route",
     "catalogue_id",
     "resolve",
+    "resolve_target",
 ]
 
 # The roles a client's Claude model name reaches; each is a config field naming a backend model.
@@ -56,6 +57,9 @@ class Route:
     model: str
     rule: str
     role: str | None = None  # "big" | "small" | "opus" when reached through a role
+    # The backend was named ("backend:model", a catalogue id): no other backend serving the same
+    # model stands in for it.
+    pinned: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,7 +115,7 @@ def resolve(client_model: str, config: GatewayConfig, index: ModelIndex) -> Rout
     catalogue = index.catalogue()
     if name in catalogue:
         backend_id, model = catalogue[name]
-        return Route(backend_id, model, "catalogue")
+        return Route(backend_id, model, "catalogue", pinned=True)
     exact = _exact(name, config, index)
     if exact is not None:
         return exact
@@ -130,6 +134,13 @@ def resolve(client_model: str, config: GatewayConfig, index: ModelIndex) -> Rout
     )
 
 
+def resolve_target(text: str, config: GatewayConfig, index: ModelIndex, rule: str) -> Route:
+    """A route's target as the config names it: a role, "backend:model" or a model."""
+    if text in ROLES:
+        return _role(text, config, index, rule)
+    return _target(text, config, index, rule, None)
+
+
 def _backend_ids(config: GatewayConfig, index: ModelIndex) -> list[str]:
     """Configured backends first, then those the catalogue knows (discovered ones)."""
     ids = [b.id for b in config.backends if b.enabled]
@@ -141,7 +152,7 @@ def _exact(name: str, config: GatewayConfig, index: ModelIndex) -> Route | None:
     if ":" in name:
         backend_id, _, model = name.partition(":")
         if backend_id in backend_ids:
-            return Route(backend_id, index.listed_name(model, backend_id), "exact")
+            return Route(backend_id, index.listed_name(model, backend_id), "exact", pinned=True)
     listed = index.listed_name(name)
     owner = index.backend_of(listed)
     return Route(owner, listed, "exact") if owner is not None else None
@@ -163,17 +174,19 @@ def _target(
     if target:
         backend_id, sep, model = target.partition(":")
         if sep and backend_id in backend_ids:
-            return Route(backend_id, index.listed_name(model, backend_id), rule, role)
+            model = index.listed_name(model, backend_id)
+            return Route(backend_id, model, rule, role, pinned=True)
         listed = index.listed_name(target)
         owner = index.backend_of(listed) or (backend_ids[0] if backend_ids else None)
         if owner is not None:
             return Route(owner, listed, rule, role)
     else:
-        # No model chosen: the first model the first backend lists.
+        # No model chosen: the first model the first backend lists, on that backend (its
+        # fallbacks, not replicas, stand in for it).
         for backend_id in backend_ids:
             names = index.models.get(backend_id) or ()
             if names:
-                return Route(backend_id, names[0], rule, role)
+                return Route(backend_id, names[0], rule, role, pinned=True)
     known = ", ".join(backend_ids) or "none found"
     what = f"'{target}' is on no known backend" if target else "no backend has listed any model"
     raise BackendUnavailable(

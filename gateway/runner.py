@@ -52,6 +52,8 @@ LIVE_FIELDS = frozenset(
         "load_context",
         "profiles",
         "review",
+        # Scenario routes and fallbacks; the breaker's settings take effect at the next start.
+        "routes",
     }
 )
 

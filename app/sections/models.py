@@ -30,6 +30,7 @@ from app.icons import STATE_COLOURS
 from app.model_advice import Advice, advise, context_label, model_details
 from app.model_loading import CONTEXT_CHOICES, ModelLoader, context_advice
 from app.sections.empty import NoBackends, check_now_button
+from app.sections.routes_box import RoutesBox
 from app.sections.tables import read_only_table
 from app.watching import NAMES
 from gateway.backends.catalogue import BackendInfo, CatalogueSnapshot, ModelInfo
@@ -140,6 +141,8 @@ class ModelsPage(QWidget):
         form.addRow("Small (Haiku, titles and quick tasks)", self.small)
         form.addRow(self.opus_apart, self.opus)
         layout.addWidget(choices)
+        self.routes = RoutesBox(controller)
+        layout.addWidget(self.routes)
 
         self.advice = QLabel()
         self.advice.setObjectName("modelAdvice")

@@ -251,6 +251,7 @@ def _summary(row: Row, has_bodies: bool) -> str:
         f"session {row.session or '—'}   class {row.klass}   "
         f"stream {'yes' if row.stream else 'no'}",
         f"asked {row.asked or '—'}  →  {row.routed or '—'}   (rule: {row.route_rule or '—'})",
+        f"route {row.route or '—'}" + (f"   ({row.route_reason})" if row.route_reason else ""),
         f"status {row.status}   stop {row.stop_reason or '—'}   latency {row.cell(7)}   "
         f"first token {row.cell(8) or '—'}   queued {row.cell(9) or '—'}",
         f"tokens in {row.cell(10) or '—'}   out {row.cell(11) or '—'}   "
@@ -258,6 +259,8 @@ def _summary(row: Row, has_bodies: bool) -> str:
     ]
     if row.prefix_note:
         lines += ["", f"Backend's prompt cache: {row.prefix_note}"]
+    if len(row.hops) > 1:
+        lines += ["", "Targets tried:"] + [f"  {n}. {hop}" for n, hop in enumerate(row.hops, 1)]
     if row.error:
         lines += ["", f"error: {row.error}"]
     if row.changes:

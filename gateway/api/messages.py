@@ -14,13 +14,17 @@ from starlette.responses import Response
 from gateway.api.completion import completion, context_management_notes
 from gateway.api.error_answers import error_response
 from gateway.api.guard import read_body
+from gateway.api.hops import Hop, Hops
 from gateway.api.plan import counts_prompt, make_plan, swap_warning
 from gateway.api.record import RecordDraft, new_id, redact_headers
 from gateway.api.relay import FixedAnswer, MessagesRelay
 from gateway.api.reviewer import reviewer_for, without_safeguards
 from gateway.api.state import GatewayState
+from gateway.api.targets import targets_for
+from gateway.backends.catalogue import CatalogueSnapshot
+from gateway.candidates import Choice
 from gateway.errors import GatewayError
-from gateway.routing import ROLE_MODELS, resolve
+from gateway.routing import ROLE_MODELS, Route, resolve
 from gateway.schemas.anthropic import (
     CountTokensRequest,
     MessagesRequest,
@@ -34,6 +38,7 @@ from gateway.tokens import is_loaded as tokens_loaded
 from gateway.translate.conversation import BILLING_PREFIX
 from gateway.translate.request import is_web_search_request
 from gateway.translate.response import text_message
+from gateway.upstream.client import Upstream
 
 __all__ = ["router"]
 
@@ -93,45 +98,63 @@ async def create_message(request: Request) -> Response | MessagesRelay | FixedAn
             return FixedAnswer(message, stream=stream, draft=draft, bus=state.bus)
         registry = state.registry
         assert registry is not None
-        route = resolve(req["model"], config, registry.index())
+        index = registry.index()
+        route = resolve(req["model"], config, index)
         draft.backend, draft.backend_model, draft.route_rule = (
             route.backend_id,
             route.model,
             route.rule,
         )
-        upstream = registry.upstream(route.backend_id)
+        draft.route = route.role
         snapshot = registry.snapshot()
-        info = snapshot.backend(route.backend_id)
-        model_info = snapshot.model(route.backend_id, route.model)
-        planning = partial(
-            make_plan,
-            req,
-            raw,
-            route,
-            info,
-            model_info,
-            upstream,
-            state.counter,
-            protocols=state.protocols,
-            stream=stream,
-            client_headers=client_headers,
-            pdf=state.pdf_texts,
-            load_context=config.load_context,
-        )
         # Counting is pure Python (~0.1 ms per KB not seen before) and the first count loads the
-        # BPE tables (~0.3 s): a large body, or the first, is planned off the event loop.
-        if not counts_prompt(info, model_info) or (tokens_loaded() and len(body) <= _INLINE_PLAN):
-            plan = planning()
-        else:
-            plan = await asyncio.to_thread(planning)
+        # BPE tables (~0.3 s): a large body, or the first, is routed and planned off the event loop.
+        inline = tokens_loaded() and len(body) <= _INLINE_PLAN
+        choosing = partial(
+            targets_for, req, client_headers, route, config, index, snapshot, state.counter
+        )
+        chosen = choosing() if inline or not config.routes.long_context else None
+        if chosen is None:
+            chosen = await asyncio.to_thread(choosing)
+        if chosen.scenario is not None:
+            draft.route, draft.route_reason = chosen.scenario.name, chosen.scenario.reason
+        draft.warnings.extend(chosen.warnings)
+        choices, skipped = state.router.order(chosen.targets)
+        first = choices[0]
+        offload = not inline and counts_prompt(
+            snapshot.backend(first.backend_id), snapshot.model(first.backend_id, first.model)
+        )
+        hops = Hops(
+            choices,
+            registry.upstream,
+            partial(
+                _hop,
+                state,
+                req,
+                raw,
+                route,
+                snapshot,
+                stream=stream,
+                client_headers=client_headers,
+            ),
+            draft=draft,
+            snapshot=snapshot,
+            skipped=skipped,
+            offload=offload,
+        )
+        hop = await hops.first()
+        plan = hop.plan
+        draft.backend, draft.backend_model = hop.choice.backend_id, hop.choice.model
+        model_info = snapshot.model(hop.choice.backend_id, hop.choice.model)
         # Only a model that is not loaded can be swapped in: check that before routing the other.
         if route.role in ("big", "small") and model_info is not None and model_info.loaded is False:
             other_role = ROLE_MODELS["small" if route.role == "big" else "big"]
             try:
-                other = resolve(other_role, config, registry.index())
+                other = resolve(other_role, config, index)
             except GatewayError:
                 other = None
-            swap = swap_warning(route, other, snapshot)
+            hop_route = Route(hop.choice.backend_id, hop.choice.model, route.rule, route.role)
+            swap = swap_warning(hop_route, other, snapshot)
             if swap:
                 draft.warnings.append(swap)
         draft.request_class = plan.request_class
@@ -139,7 +162,7 @@ async def create_message(request: Request) -> Response | MessagesRelay | FixedAn
         draft.prefix_note = state.prefixes.observe(
             draft.session,
             req["messages"],
-            target=f"{route.backend_id}/{route.model}",
+            target=f"{hop.choice.backend_id}/{hop.choice.model}",
             protocol=plan.protocol.name,
             body=plan.request.body,
         )
@@ -159,9 +182,9 @@ async def create_message(request: Request) -> Response | MessagesRelay | FixedAn
         draft.publish(state.bus)
         return Response(status_code=499)
     return MessagesRelay(
-        upstream=upstream,
-        plan=plan,
-        queue=state.queue_for(route.backend_id, info),
+        hop=hop,
+        hops=hops if hops.remaining else None,
+        router=state.router,
         stream=stream,
         message_id=message_id,
         client_model=req["model"],
@@ -183,6 +206,37 @@ async def create_message(request: Request) -> Response | MessagesRelay | FixedAn
         ),
         max_line=config.max_stream_line_bytes,
     )
+
+
+def _hop(
+    state: GatewayState,
+    req: MessagesRequest,
+    raw: dict[str, Any],
+    route: Route,
+    snapshot: CatalogueSnapshot,
+    choice: Choice,
+    upstream: Upstream,
+    *,
+    stream: bool,
+    client_headers: dict[str, str],
+) -> Hop:
+    """One choice planned: its protocol, its window fit, its queue."""
+    info = snapshot.backend(choice.backend_id)
+    plan = make_plan(
+        req,
+        raw,
+        Route(choice.backend_id, choice.model, route.rule, route.role),
+        info,
+        snapshot.model(choice.backend_id, choice.model),
+        upstream,
+        state.counter,
+        protocols=state.protocols,
+        stream=stream,
+        client_headers=client_headers,
+        pdf=state.pdf_texts,
+        load_context=state.config.load_context,
+    )
+    return Hop(choice, upstream, plan, state.queue_for(choice.backend_id, info))
 
 
 @router.post("/v1/messages/count_tokens", openapi_extra=_JSON_BODY, response_model=None)

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from gateway.errors import GatewayError
-from gateway.events import EventBus, RequestRecord
+from gateway.events import Attempt, EventBus, RequestRecord
 
 __all__ = ["RecordDraft", "bounded", "new_id", "redact_headers", "refusal"]
 
@@ -53,9 +53,14 @@ class RecordDraft(RequestRecord):
     # Lists while the request runs (the path appends to them), tuples once published.
     changes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    attempts: list[Attempt] = field(default_factory=list)
     t0: float = field(default_factory=time.perf_counter)
     usage: dict[str, int] | None = None  # as the answer reports it; becomes the token counts
     published: bool = False
+
+    def attempted(self, backend: str, model: str, outcome: str, ms: float = 0.0) -> None:
+        """One hop on the record; its outcome (a backend's wording, at times) cut to size."""
+        self.attempts.append(Attempt(backend, model, _cut(outcome, NAME_LIMIT), round(ms, 2)))
 
     def mark_first_token(self) -> None:
         if self.ttft_ms is None:
@@ -76,6 +81,7 @@ class RecordDraft(RequestRecord):
             changes=tuple(self.changes),
             warnings=tuple(self.warnings),
             extra=dict(self.extra),
+            attempts=tuple(self.attempts),
         )
         bus.publish(bounded(RequestRecord(**values)))
 

@@ -27,16 +27,23 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from gateway.api.error_answers import send_error
-from gateway.api.plan import Plan
+from gateway.api.hops import Hop, Hops, falls_back, outcome_of
 from gateway.api.record import RecordDraft
-from gateway.errors import GatewayError, UpstreamError, UpstreamTimeout
+from gateway.errors import (
+    BackendBusy,
+    BackendUnavailable,
+    GatewayError,
+    Overloaded,
+    UpstreamError,
+    UpstreamTimeout,
+)
 from gateway.events import EventBus
-from gateway.queueing import BackendQueue
 from gateway.repair.tool_choice import satisfies
+from gateway.router import Router, Verdict
 from gateway.translate.lines import DEFAULT_MAX_LINE
 from gateway.translate.sse import encode
 from gateway.translate.stream import Event, events_from_message
-from gateway.upstream.client import MAX_JSON_BODY, Upstream
+from gateway.upstream.client import MAX_JSON_BODY
 from gateway.upstream.protocol import ReplySpec, StreamDecoder, Unstreamed
 
 if TYPE_CHECKING:
@@ -64,9 +71,7 @@ class MessagesRelay(Response):
     def __init__(
         self,
         *,
-        upstream: Upstream,
-        plan: Plan,
-        queue: BackendQueue | None,
+        hop: Hop,
         stream: bool,
         message_id: str,
         client_model: str,
@@ -74,15 +79,14 @@ class MessagesRelay(Response):
         bus: EventBus,
         commit_after: float,
         ping_interval: float,
+        hops: Hops | None = None,
+        router: Router | None = None,
         on_unreachable: Callable[[], None] | None = None,
         capture: bool = False,
         review: Reviewer | None = None,
         on_complete: Callable[[dict[str, Any]], Mapping[str, Any]] | None = None,
         max_line: int = DEFAULT_MAX_LINE,
     ) -> None:
-        self.upstream = upstream
-        self.plan = plan
-        self.queue = queue
         self.stream = stream
         self.message_id = message_id
         self.client_model = client_model
@@ -90,6 +94,10 @@ class MessagesRelay(Response):
         self.bus = bus
         self.commit_after = commit_after
         self.ping_interval = ping_interval
+        # The later hops, asked for after a failure before the commit; the router learns from
+        # each hop (in-flight counts, breakers).
+        self.hops = hops
+        self.router = router
         self.on_unreachable = on_unreachable
         self.capture = capture
         # Auto mode's review: it holds the final message_delta until the verdicts are in.
@@ -99,28 +107,37 @@ class MessagesRelay(Response):
         # and returns the fields the answer gets at its top level (api/completion.py).
         self.on_complete = on_complete
         self._completed = False
+        self.max_line = max_line
+        self.committed = False
+        self.last_byte = 0.0
+        self.last_send = 0.0
+        self.timed_out: GatewayError | None = None
+        self._lock = asyncio.Lock()
+        self._kick = asyncio.Event()  # wakes the keeper when the stream is committed
+        self._send: Send | None = None
+        self._use(hop)
+
+    def _use(self, hop: Hop) -> None:
+        """Speak to `hop` from now on: its backend, its plan, a fresh decoder."""
+        self.hop = hop
+        self.upstream = hop.upstream
+        self.plan = plan = hop.plan
+        self.queue = hop.queue
         self.reply = ReplySpec(
-            message_id,
-            client_model,
+            self.message_id,
+            self.client_model,
             plan.prompt_tokens or 0,
             plan.tool_names,
-            upstream.base_url,
+            hop.upstream.base_url,
             show_thinking=plan.show_thinking,
-            max_line=max_line,
+            max_line=self.max_line,
         )
         # An answer fetched whole needs no decoder: only its opening, when committed early.
         self.decoder: StreamDecoder = (
             plan.protocol.decoder(self.reply) if plan.stream_upstream else Unstreamed(self.reply)
         )
-        self.committed = False
         self.got_bytes = False
-        self.last_byte = 0.0
-        self.last_send = 0.0
-        self.timed_out: GatewayError | None = None
-        self._lock = asyncio.Lock()
         self._pending: list[Event] = []  # events held back until the stream is committed
-        self._kick = asyncio.Event()  # wakes the keeper when the stream is committed
-        self._send: Send | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         loop = asyncio.get_running_loop()
@@ -150,32 +167,87 @@ class MessagesRelay(Response):
     async def _work(self) -> None:
         try:
             try:
-                if self.queue is None:
-                    await self._relay()
-                else:
-                    async with self.queue.admit(self.plan.priority) as waited:
-                        self.draft.queue_ms = round(waited * 1000, 2)
-                        # Time in the queue does not count against the backend's timeouts.
-                        self._t_admitted = self.last_byte = asyncio.get_running_loop().time()
-                        await self._relay()
+                await self._hops()
             except asyncio.CancelledError:
                 if self.timed_out is None:
                     raise
                 raise self.timed_out from None
-        except httpx.TransportError as exc:
-            # The backend closed or broke the connection while answering.
-            reason = str(exc).split(":", 1)[0] or type(exc).__name__
-            await self._report(
-                UpstreamError(
-                    f"the backend at {self.upstream.base_url} closed the connection before the "
-                    f"model finished ({reason})"
-                )
-            )
         except GatewayError as exc:
             await self._report(exc)
         except Exception as exc:  # never a traceback to the client
             log.exception("relay failed")
             await self._report(UpstreamError(f"the gateway failed: {type(exc).__name__}: {exc}"))
+
+    async def _hops(self) -> None:
+        """Each hop in turn until one answers; the next only after a failure that allows it
+        (api.hops.falls_back) and only while nothing has been sent to the client."""
+        loop = asyncio.get_running_loop()
+        while True:
+            choice = self.hop.choice
+            started = loop.time()
+            verdict: Verdict = "abandoned"
+            if self.router is not None:
+                self.router.begin(choice.backend_id)
+            try:
+                await self._attempt()
+                verdict = "ok"
+                self._hop_done("ok", started)
+                return
+            except asyncio.CancelledError:
+                if self.timed_out is not None:
+                    verdict = "failed"
+                    self._hop_done(outcome_of(self.timed_out), started)
+                raise
+            except (GatewayError, httpx.TransportError) as caught:
+                error = self._cut(caught) if isinstance(caught, httpx.TransportError) else caught
+                verdict = _verdict(error, self.got_bytes)
+                outcome = outcome_of(error)
+                if self.committed:
+                    outcome += " after the answer began"
+                self._hop_done(outcome, started)
+                if isinstance(error, BackendUnavailable) and self.on_unreachable is not None:
+                    self.on_unreachable()
+                nxt = None
+                if not self.committed and self.hops is not None and falls_back(error):
+                    nxt = await self.hops.next(error)
+                if nxt is None:
+                    raise error from None
+            finally:
+                if self.router is not None:
+                    self.router.end(choice.backend_id, verdict)
+            self._switch(nxt)
+
+    def _switch(self, hop: Hop) -> None:
+        self._use(hop)
+        self._t_admitted = self.last_byte = asyncio.get_running_loop().time()
+        draft = self.draft
+        draft.backend, draft.backend_model = hop.choice.backend_id, hop.choice.model
+        draft.extra["protocol"] = hop.plan.protocol.name
+        draft.queue_ms = None
+        draft.changes.extend(hop.plan.changes)
+        draft.warnings.extend(hop.plan.warnings)
+
+    def _hop_done(self, outcome: str, started: float) -> None:
+        ms = (asyncio.get_running_loop().time() - started) * 1000
+        self.draft.attempted(self.hop.choice.backend_id, self.hop.choice.model, outcome, ms)
+
+    async def _attempt(self) -> None:
+        if self.queue is None:
+            await self._relay()
+            return
+        async with self.queue.admit(self.plan.priority) as waited:
+            self.draft.queue_ms = round(waited * 1000, 2)
+            # Time in the queue does not count against the backend's timeouts.
+            self._t_admitted = self.last_byte = asyncio.get_running_loop().time()
+            await self._relay()
+
+    def _cut(self, exc: httpx.TransportError) -> UpstreamError:
+        """The backend closed or broke the connection while answering."""
+        reason = str(exc).split(":", 1)[0] or type(exc).__name__
+        return UpstreamError(
+            f"the backend at {self.upstream.base_url} closed the connection before the "
+            f"model finished ({reason})"
+        )
 
     async def _relay(self) -> None:
         if not self.plan.stream_upstream and (self.stream or self.plan.requirement):
@@ -187,8 +259,6 @@ class MessagesRelay(Response):
 
     async def _report(self, exc: GatewayError) -> None:
         self.draft.error = exc.message
-        if exc.status == 503 and self.on_unreachable is not None:
-            self.on_unreachable()
         await self._fail(exc)
 
     def _open(self) -> AbstractAsyncContextManager[httpx.Response]:
@@ -367,9 +437,9 @@ class MessagesRelay(Response):
         first_byte = self.upstream.timeouts.first_byte
         idle = self.upstream.timeouts.idle
         deadline = self.upstream.timeouts.deadline
-        whole = not (self.stream and self.plan.stream_upstream)
         while not work.done():
             now = loop.time()
+            whole = not (self.stream and self.plan.stream_upstream)  # per hop
             if not self.got_bytes:
                 timeout_at = self._t_admitted + first_byte
             else:
@@ -454,6 +524,17 @@ class FixedAnswer(Response):
             await send({"type": "http.response.body", "body": body, "more_body": False})
         finally:
             self.draft.publish(self.bus)
+
+
+def _verdict(error: GatewayError, got_bytes: bool) -> Verdict:
+    """What a failed hop says of the backend's health (its breaker)."""
+    if isinstance(error, BackendBusy):
+        return "neutral"  # the gateway's own queue, not the backend
+    if isinstance(error, (BackendUnavailable, UpstreamTimeout, Overloaded)):
+        return "failed"
+    if isinstance(error, UpstreamError) and (error.status >= 500 or got_bytes):
+        return "failed"
+    return "neutral"
 
 
 async def _wait_disconnect(receive: Receive) -> None:

@@ -14,6 +14,7 @@ from gateway.events import EventBus
 from gateway.pdf_texts import PdfTexts
 from gateway.prefixes import PrefixWatch
 from gateway.queueing import BackendQueue
+from gateway.router import MemoryRouter, Router
 from gateway.threads import MemoryThreadStore, ThreadStore
 
 __all__ = ["GatewayState"]
@@ -38,10 +39,15 @@ class GatewayState:
     threads: ThreadStore = field(default_factory=MemoryThreadStore)
     # Each conversation's last prompt, to say when the next one is not its continuation.
     prefixes: PrefixWatch = field(default_factory=PrefixWatch)
+    # Which backend first, and what each try teaches (in-flight counts, breakers); in this
+    # process by default (None → a MemoryRouter from the config's breaker settings).
+    router: Router = None  # type: ignore[assignment]
 
     def __post_init__(self) -> None:
         if self.counter.pdf is None:
             self.counter.pdf = self.pdf_texts
+        if self.router is None:
+            self.router = MemoryRouter(self.config.routes.breaker)
 
     def queue_for(self, backend_id: str, info: BackendInfo | None) -> BackendQueue | None:
         """The backend's queue, sized from its slots: what the config says, else what the server

@@ -53,6 +53,7 @@ SECTIONS = (
     "fakes",
     "review",
     "prefix",
+    "routing",
 )
 # Sections that only run when asked for (--only): prefix needs the live suite's llama.cpp build.
 ON_REQUEST = ("prefix",)
@@ -217,6 +218,8 @@ def run(
             finally:
                 for gateway in gateways.values():
                     gateway.stop()
+            if "routing" in sections:
+                figures |= _routing(transports[0], fake, settings, cores, env, logs)
             if "soak" in sections:
                 # One transport (the first, the default one): the soak looks for leaks over time.
                 _progress(f"soak through {transports[0]} for {soak_seconds:g} s")
@@ -290,6 +293,38 @@ def _fault_soak(
                 )
             )
     return {f"faults.{k}": v for k, v in found.items()}
+
+
+def _routing(
+    transport: str,
+    fake: Child,
+    settings: Settings,
+    cores: Cores,
+    env: dict[str, str],
+    logs: Path,
+) -> dict[str, float]:
+    """The small request at c=1 and c=32 through a gateway with every route, fallback and two
+    replicas set, and through the same gateway without them: the ratios are what routing adds."""
+    gateways = {
+        "plain": _gateway(transport, fake, cores, env, logs, "-plain"),
+        "routing": _gateway(f"{transport}+routing", fake, cores, env, logs),
+    }
+    try:
+        found = asyncio.run(
+            _workloads(("latency", "throughput"), fake, gateways, settings, "routing.")
+        )
+    finally:
+        for gateway in gateways.values():
+            gateway.stop()
+    for key in ("latency.gateway_p50_ms", "latency.gateway_cpu_ms", "throughput.gateway_p50_ms"):
+        found[f"routing.ratio.{key}"] = (
+            found[f"routing.routing.{key}"] / found[f"routing.plain.{key}"]
+        )
+    found["routing.ratio.throughput.gateway_rps"] = (
+        found["routing.routing.throughput.gateway_rps"]
+        / found["routing.plain.throughput.gateway_rps"]
+    )
+    return found
 
 
 def _compare_fakes(

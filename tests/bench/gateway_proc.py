@@ -20,9 +20,13 @@ from tests.bench.lifeline import stop_event
 __all__ = ["bench_config", "main"]
 
 
-def bench_config(backend_url: str, model: str = MODEL, faults: bool = False) -> GatewayConfig:
+def bench_config(
+    backend_url: str, model: str = MODEL, faults: bool = False, routing: bool = False
+) -> GatewayConfig:
     """Defaults everywhere (body capture included) but the backend and the model choices; with
-    `faults`, the short timeouts of the fault run (tests/bench/faults.py)."""
+    `faults`, the short timeouts of the fault run (tests/bench/faults.py); with `routing`, every
+    scenario route set (a long-context one counts each prompt), a role fallback, and the backend
+    twice (two replicas of the model, each the other's fallback): what routing adds."""
     config = GatewayConfig(
         port=0,
         backends=[BackendConfig(id="bench", url=backend_url)],
@@ -39,6 +43,25 @@ def bench_config(backend_url: str, model: str = MODEL, faults: bool = False) -> 
                 "header_timeout": HEADER_TIMEOUT,
             }
         )
+    if routing:
+        targets = {"targets": [model, "big"]}
+        config = GatewayConfig.model_validate(
+            {
+                **config.model_dump(),
+                "backends": [
+                    {"id": "bench", "url": backend_url, "fallbacks": ["bench2"]},
+                    {"id": "bench2", "url": backend_url, "fallbacks": ["bench"]},
+                ],
+                "routes": {
+                    "long_context": {"threshold": 100_000, **targets},
+                    "images": targets,
+                    "thinking": targets,
+                    "subagent": targets,
+                    "background": targets,
+                    "fallbacks": {"big": [f"bench2:{model}"]},
+                },
+            }
+        )
     return config
 
 
@@ -48,9 +71,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--transport", choices=("aiohttp", "httpx"), default="aiohttp")
     parser.add_argument("--model", default=MODEL, help="the backend's model")
     parser.add_argument("--faults", action="store_true", help="the fault run's short timeouts")
+    parser.add_argument("--routing", action="store_true", help="every route and fallback set")
     args = parser.parse_args(argv)
     bus = EventBus()
-    config = bench_config(args.backend_url, args.model, args.faults)
+    config = bench_config(args.backend_url, args.model, args.faults, args.routing)
     server = GatewayServer(config, bus=bus, transport=args.transport)
     server.start()
     detach = attach_log_file(bus)

@@ -274,6 +274,18 @@ def render_report(figures: Figures, meta: Mapping[str, str], transports: Sequenc
             ["outcome", "count"],
             [[k.removeprefix("faults.outcome."), _fmt(figures[k], 0)] for k in outcomes],
         )
+    routing = sorted(k for k in figures if k.startswith("routing."))
+    if routing:
+        out += [
+            "",
+            "routing: the small request at c=1 (latency) and c=32 (throughput) with every route, "
+            "a fallback and two replicas set, against the same gateway without them (ratio: "
+            "with / without)",
+        ]
+        out += _table(
+            ["figure", "value"],
+            [[k.removeprefix("routing."), _fmt(figures[k], 3)] for k in routing],
+        )
     review = sorted(k for k in figures if k.startswith("review."))
     if review:
         out += [

@@ -26,6 +26,12 @@ FAKE_FIGURES = (
 )
 
 REVIEW_FIGURES = ("plain_turn_ms", "reviewed_turn_ms", "added_ms", "ratio")
+ROUTING_FIGURES = (
+    "latency.gateway_p50_ms",
+    "latency.gateway_cpu_ms",
+    "throughput.gateway_p50_ms",
+    "throughput.gateway_rps",
+)
 
 
 def _args(*argv: str) -> argparse.Namespace:
@@ -73,6 +79,7 @@ def test_quick_run_reports_every_figure(tmp_path: Path) -> None:
     expected += [f"faults.{h.key}" for h in FAULTS]
     expected += [f"fakes.{f}.{k}" for f in ("lean", "fakebackend") for k in FAKE_FIGURES]
     expected += [f"review.{v}.{k}" for v in ("rules", "classifier") for k in REVIEW_FIGURES]
+    expected += [f"routing.ratio.{k}" for k in ROUTING_FIGURES]
     missing = [key for key in expected if key not in figures]
     assert not missing, f"figures missing from the JSON: {missing}"
     broken = {k: v for k, v in figures.items() if not math.isfinite(v)}

@@ -140,3 +140,74 @@ def test_saving_after_a_recovery_writes_the_file_and_keeps_the_backup(tmp_path: 
     assert again.problem is None and again.recovered_from is None
     assert again.config.port == 9299
     assert "9299" in (tmp_path / "config.toml.bak").read_text()
+
+
+ROUTES_TOML = """\
+big = "main:qwen3-coder"
+
+[[backends]]
+id = "main"
+url = "http://box1:11434"
+fallbacks = ["spare"]
+
+[[backends]]
+id = "spare"
+url = "http://box2:11434"
+
+[routes.long_context]
+threshold = 60000
+targets = ["wide:qwen3-coder", "spare:qwen3-coder"]
+
+[routes.images]
+targets = ["qwen2.5-vl"]
+
+[routes.thinking]
+min_effort = "max"
+targets = ["big"]
+
+[routes.subagent]
+targets = ["small"]
+
+[routes.background]
+targets = ["main:llama3.2:3b"]
+
+[routes.fallbacks]
+big = ["spare:qwen3-coder"]
+
+[routes.breaker]
+failures = 5
+cooldown = 12.5
+"""
+
+
+def test_routes_round_trip_through_toml(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text(ROUTES_TOML)
+    loaded = load_config(path)
+    assert loaded.problem is None
+    routes = loaded.config.routes
+    assert routes.long_context is not None and routes.long_context.threshold == 60000
+    assert routes.long_context.targets == ["wide:qwen3-coder", "spare:qwen3-coder"]
+    assert routes.thinking is not None and routes.thinking.min_effort == "max"
+    assert routes.subagent is not None and routes.subagent.targets == ["small"]
+    assert routes.fallbacks == {"big": ["spare:qwen3-coder"]}
+    assert (routes.breaker.failures, routes.breaker.cooldown) == (5, 12.5)
+    assert loaded.config.backends[0].fallbacks == ["spare"]
+    assert [name for name, _ in routes.configured()] == [
+        "long_context",
+        "images",
+        "thinking",
+        "subagent",
+        "background",
+    ]
+    save_config(loaded.config, path)
+    assert load_config(path).config == loaded.config
+
+
+def test_a_route_without_targets_or_a_fallback_for_no_role_is_refused(tmp_path: Path) -> None:
+    for text in ("[routes.images]\ntargets = []\n", '[routes.fallbacks]\nhaiku = ["x"]\n'):
+        path = tmp_path / "config.toml"
+        path.write_text(text)
+        loaded = load_config(path)
+        assert loaded.problem is not None and loaded.config.routes.images is None
+        assert loaded.config.routes.fallbacks == {}

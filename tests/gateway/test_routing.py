@@ -43,8 +43,9 @@ def config(**kw: object) -> GatewayConfig:
         ("sonnet", Route("lms", "qwen3-coder-30b", "big", "big")),
         ("llama3.2:3b", Route("ollama", "llama3.2:3b", "exact")),
         ("gemma-3-4b", Route("lms", "gemma-3-4b", "exact")),
-        ("ollama:some-unlisted", Route("ollama", "some-unlisted", "exact")),
-        (catalogue_id("llama3.2:3b"), Route("ollama", "llama3.2:3b", "catalogue")),
+        # A named backend (or a catalogue id, which names one) is pinned: no replica stands in.
+        ("ollama:some-unlisted", Route("ollama", "some-unlisted", "exact", pinned=True)),
+        (catalogue_id("llama3.2:3b"), Route("ollama", "llama3.2:3b", "catalogue", pinned=True)),
     ],
 )
 def test_rules(asked: str, expected: Route) -> None:
@@ -53,14 +54,14 @@ def test_rules(asked: str, expected: Route) -> None:
 
 def test_opus_set_apart() -> None:
     route = resolve("claude-opus-4-8", config(opus="ollama:llama3.2:3b"), INDEX)
-    assert route == Route("ollama", "llama3.2:3b", "opus", "opus")
+    assert route == Route("ollama", "llama3.2:3b", "opus", "opus", pinned=True)
 
 
 def test_alias_wins_over_rules() -> None:
     cfg = config(aliases={"claude-haiku-4-5": "big", "fast": "ollama:llama3.2:3b"})
     assert resolve("claude-haiku-4-5", cfg, INDEX).model == "qwen3-coder-30b"
     assert resolve("claude-haiku-4-5", cfg, INDEX).rule == "alias"
-    assert resolve("fast", cfg, INDEX) == Route("ollama", "llama3.2:3b", "alias")
+    assert resolve("fast", cfg, INDEX) == Route("ollama", "llama3.2:3b", "alias", pinned=True)
 
 
 def test_unknown_name_is_404_listing_valid_names() -> None:
@@ -72,7 +73,8 @@ def test_unknown_name_is_404_listing_valid_names() -> None:
 
 def test_unset_models_use_first_listed_model() -> None:
     route = resolve("claude-haiku-4-5", config(big=None, small=None), INDEX)
-    assert route == Route("lms", "qwen3-coder-30b", "haiku", "small")
+    # On the first backend: its fallbacks, not replicas of the model, stand in for it.
+    assert route == Route("lms", "qwen3-coder-30b", "haiku", "small", pinned=True)
 
 
 def test_small_falls_back_to_big() -> None:
@@ -99,7 +101,9 @@ def test_a_bare_ollama_name_reaches_the_tagged_model() -> None:
     )
     assert resolve("claude-sonnet-4-6", cfg, index) == Route("ollama", "qwen3:latest", "big", "big")
     assert resolve("qwen3", cfg, index) == Route("ollama", "qwen3:latest", "exact")
-    assert resolve("ollama:qwen3", cfg, index) == Route("ollama", "qwen3:latest", "exact")
+    assert resolve("ollama:qwen3", cfg, index) == Route(
+        "ollama", "qwen3:latest", "exact", pinned=True
+    )
     assert resolve("llama3.2:3b", cfg, index).model == "llama3.2:3b"
 
 

@@ -54,6 +54,7 @@ EXPECTED = {
     "BackendUnavailable": (503, "api_error", "false"),
     "UpstreamTimeout": (504, "api_error", "true"),
     "Overloaded": (529, "overloaded_error", "true"),
+    "BackendBusy": (529, "overloaded_error", "true"),
     "TooManyConnections": (529, "overloaded_error", "true"),
 }
 
