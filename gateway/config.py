@@ -27,6 +27,7 @@ __all__ = [
     "GatewayConfig",
     "REVIEW_MODES",
     "ReviewConfig",
+    "TeamConfig",
     "Timeouts",
     "default_config_path",
     "default_log_dir",
@@ -69,6 +70,16 @@ class ReviewConfig(_Model):
     # The classifier: a role ("small", "big", "opus") or a model as `big` takes one.
     model: str = "small"
     timeout: float = Field(30.0, gt=0)
+
+
+class TeamConfig(_Model):
+    """Team mode (gateway/team/): client keys live in clients.toml beside this file."""
+
+    # Ask for a client key on loopback too (off loopback it is asked whenever a client exists).
+    require_client_keys: bool = False
+    # Shared by every replica: threads, limit counters, usage. Also LMGATE_REDIS_URL (keeps a
+    # password out of this file) and `lmgate serve --redis`. None: this process and SQLite.
+    redis_url: str | None = None
 
 
 class BackendConfig(_Model):
@@ -155,6 +166,7 @@ class GatewayConfig(_Model):
     # values of `app.profiles.PROFILE_FIELDS` as they were saved.
     profiles: dict[str, dict[str, Any]] = Field(default_factory=dict)
     review: ReviewConfig = Field(default_factory=ReviewConfig)
+    team: TeamConfig = Field(default_factory=TeamConfig)
 
     @property
     def base_url(self) -> str:

@@ -13,6 +13,7 @@ from gateway.context import PromptCounter
 from gateway.events import EventBus
 from gateway.pdf_texts import PdfTexts
 from gateway.queueing import BackendQueue
+from gateway.team.gate import Team
 from gateway.threads import MemoryThreadStore, ThreadStore
 
 __all__ = ["GatewayState"]
@@ -35,6 +36,8 @@ class GatewayState:
     protocols: ProtocolChoice = field(default_factory=ProtocolChoice)
     # Message threads the gateway emulates (in this process; a shared store fits the Protocol).
     threads: ThreadStore = field(default_factory=MemoryThreadStore)
+    # Client keys, limits, usage and metrics (team mode).
+    team: Team | None = None
 
     def __post_init__(self) -> None:
         if self.counter.pdf is None:
