@@ -22,6 +22,7 @@ from gateway.errors import (
     RequestTooLarge,
     UnsupportedMediaType,
 )
+from gateway.team.clients import Client
 from gateway.team.gate import CLIENT_SCOPE_KEY, Team
 
 __all__ = ["Guard", "Refusal", "host_name"]
@@ -31,6 +32,8 @@ ASGIApp = Callable[[dict[str, Any], Any, Any], Awaitable[None]]
 # that a refusal shows in the request log like any other answer.
 Refusal = Callable[[dict[str, Any], GatewayError, str], None]
 _LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
+# Asked for by the operator (a scraper, a health check), not by a team's clients.
+_OPERATOR_PATHS = frozenset({"/metrics", "/health"})
 
 
 def host_name(host_header: str) -> str:
@@ -129,8 +132,8 @@ class Guard:
             given = bearer[7:].strip()
         team = self.team
         client = team.identify(given) if team is not None else None
-        if scope["path"] == "/metrics":
-            return self._metrics_key(given, client)
+        if scope["path"] in _OPERATOR_PATHS:
+            return self._operator_key(given, client, scope["path"])
         if client is not None:
             scope[CLIENT_SCOPE_KEY] = client
         elif team is not None and team.enforced():
@@ -141,10 +144,7 @@ class Guard:
             except GatewayError as exc:  # the token is not known yet (still read from the keyring)
                 return exc
             if expected and (given is None or not hmac.compare_digest(given, expected.encode())):
-                return AuthenticationFailed(
-                    "invalid or missing gateway token: send it as x-api-key or "
-                    "'Authorization: Bearer …' (`lmgate token` prints it)"
-                )
+                return _token_refusal()
         if method == "POST":
             media = (content_type or b"").split(b";", 1)[0].strip().lower()
             if media != b"application/json":
@@ -158,8 +158,13 @@ class Guard:
                     return RequestTooLarge(_too_large(self.max_body_bytes))
         return None
 
-    def _metrics_key(self, given: bytes | None, client: object) -> GatewayError | None:
-        if client is not None and getattr(client, "admin", False):
+    def _operator_key(
+        self, given: bytes | None, client: Client | None, path: str
+    ) -> GatewayError | None:
+        """/metrics wants the gateway token or an admin client key, always. /health wants what
+        any request wants, or the gateway token even where client keys are required (a
+        container's health check is the operator's)."""
+        if client is not None and (client.admin or path == "/health"):
             return None
         try:
             expected = self.token()
@@ -167,10 +172,21 @@ class Guard:
             return exc
         if expected and given is not None and hmac.compare_digest(given, expected.encode()):
             return None
+        if path == "/health":
+            if self.team is not None and self.team.enforced():
+                return self.team.refusal()
+            return _token_refusal() if expected else None
         return AuthenticationFailed(
             "/metrics needs the gateway token or an admin client key (`lmgate clients add NAME "
             "--admin`), as x-api-key or 'Authorization: Bearer …'"
         )
+
+
+def _token_refusal() -> AuthenticationFailed:
+    return AuthenticationFailed(
+        "invalid or missing gateway token: send it as x-api-key or "
+        "'Authorization: Bearer …' (`lmgate token` prints it)"
+    )
 
 
 def _too_large(limit: int) -> str:

@@ -73,3 +73,14 @@ def test_a_broken_client_list_keeps_the_last_good_one(tmp_path: Path) -> None:
     (tmp_path / "clients.toml").write_text("[[client]\nbroken")
     assert guard.check(_scope(key)) is None
     assert isinstance(guard.check(_scope("gateway-token")), AuthenticationFailed)
+
+
+def test_health_takes_the_gateway_token_even_where_client_keys_are_required(
+    tmp_path: Path,
+) -> None:
+    guard = _guard(tmp_path, "0.0.0.0")
+    _, key = add_client(tmp_path / "clients.toml", "alice")
+    assert guard.check(_scope("gateway-token", "/health")) is None
+    assert guard.check(_scope(key, "/health")) is None
+    assert isinstance(guard.check(_scope(None, "/health")), AuthenticationFailed)
+    assert isinstance(guard.check(_scope("gateway-token", "/v1/models")), AuthenticationFailed)
