@@ -13,7 +13,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import sqlite3
 import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -129,6 +128,9 @@ class UsageStore:
         if str(path) != ":memory:":
             make_private_dirs(self.path.parent)
         self._lock = threading.Lock()
+        # Imported here: a gateway with no history to write never loads SQLite (~1 MB resident).
+        import sqlite3
+
         self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")

@@ -195,5 +195,5 @@ class ClientBook:
             return None
         return client
 
-    def names(self) -> list[str]:
-        return sorted(c.name for c in self._current().values())
+    def any_budget(self) -> bool:
+        return any(c.daily_tokens is not None for c in self._current().values())

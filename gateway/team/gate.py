@@ -91,8 +91,10 @@ class Team:
         if self.files.history is not None:
             from gateway.team.ledger import SqliteLedger
 
-            ledger = await asyncio.to_thread(SqliteLedger, self.files.history)
+            ledger = SqliteLedger(self.files.history)
             self._sqlite = ledger
+            if not self.book.any_budget():
+                return None
             # What each client spent today before this start still counts against its budget.
             midnight = time.time() // 86_400 * 86_400
             for line in await ledger.usage_by(midnight, "client"):

@@ -1,5 +1,6 @@
 """Usage kept by `lmgate serve` in the SQLite history beside the config (no bodies), written in
-batches on a thread of its own so that no request waits on the disk."""
+batches on a thread of its own so that no request waits on the disk. The file is opened at the
+first write or read, so an idle gateway has not loaded SQLite."""
 
 from __future__ import annotations
 
@@ -8,9 +9,12 @@ import dataclasses
 import logging
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from gateway.events import RequestRecord
-from gateway.usage_store import UsageLine, UsageStore
+
+if TYPE_CHECKING:
+    from gateway.usage_store import UsageLine, UsageStore
 
 __all__ = ["SqliteLedger"]
 
@@ -19,7 +23,8 @@ log = logging.getLogger("lmgate.team")
 
 class SqliteLedger:
     def __init__(self, path: Path, *, every: float = 1.0) -> None:
-        self.store = UsageStore(path)
+        self.path = path
+        self._store: UsageStore | None = None
         self.every = every
         self._pending: list[RequestRecord] = []
         self._lock = threading.Lock()
@@ -34,6 +39,14 @@ class SqliteLedger:
         with self._lock:
             self._pending.append(record)
 
+    @property
+    def store(self) -> UsageStore:
+        if self._store is None:
+            from gateway.usage_store import UsageStore
+
+            self._store = UsageStore(self.path)
+        return self._store
+
     def flush(self) -> None:
         with self._lock:
             batch, self._pending = self._pending, []
@@ -41,7 +54,7 @@ class SqliteLedger:
             try:
                 self.store.add(batch)
             except Exception as exc:  # a full disk must not stop the gateway
-                log.warning("usage could not be written to %s: %s", self.store.path, exc)
+                log.warning("usage could not be written to %s: %s", self.path, exc)
 
     def _run(self) -> None:
         while not self._stop.wait(self.every):
@@ -55,4 +68,5 @@ class SqliteLedger:
         self._stop.set()
         self._thread.join(5)
         self.flush()
-        self.store.close()
+        if self._store is not None:
+            self._store.close()

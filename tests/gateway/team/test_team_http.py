@@ -235,3 +235,16 @@ def test_metrics_want_the_gateway_token_or_an_admin_key(fake: FakeBackend, confi
             text
         )
         assert alice not in text and ops not in text
+
+
+def test_a_restart_does_not_hand_out_a_second_budget(fake: FakeBackend, config: Path) -> None:
+    thrifty = add_client(config, "carol", "--daily-tokens", str(IN + OUT))
+    with team_gateway(fake, config) as server:
+        with sdk(server.url, api_key=thrifty) as client:
+            ask(client)
+    # What carol spent is in the history; a new gateway reads it at start.
+    with team_gateway(fake, config) as server:
+        with sdk(server.url, api_key=thrifty) as client:
+            with pytest.raises(anthropic.RateLimitError):
+                ask(client)
+    assert len(fake.chat_requests) == 1
