@@ -33,8 +33,10 @@ THREADS_BETA = "message-threads-2026-08-12"
 
 
 @contextmanager
-def replica(fake: FakeBackend, config: Path, redis_url: str) -> Iterator[str]:
-    """`lmgate serve` with the shared Redis; yields its URL."""
+def replica(
+    fake: FakeBackend, config: Path, redis_url: str, console: list[str] | None = None
+) -> Iterator[str]:
+    """`lmgate serve` with the shared Redis; yields its URL. `console`: gets what it printed."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     env.pop("LMGATE_TOKEN", None)
     command = [
@@ -58,7 +60,8 @@ def replica(fake: FakeBackend, config: Path, redis_url: str) -> Iterator[str]:
         command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
     ) as proc:
         try:
-            lines = Lines(proc).until(r"listening on http://127\.0\.0\.1:\d+", timeout=30)
+            out = Lines(proc)
+            lines = out.until(r"listening on http://127\.0\.0\.1:\d+", timeout=30)
             found = re.search(r"listening on (http://127\.0\.0\.1:\d+)", "\n".join(lines))
             assert found, lines
             yield found.group(1)
@@ -66,7 +69,11 @@ def replica(fake: FakeBackend, config: Path, redis_url: str) -> Iterator[str]:
             proc.terminate()
             assert proc.wait(10) == 0
             assert proc.stderr is not None
-            assert "Traceback" not in proc.stderr.read()
+            errors = proc.stderr.read()
+            assert "Traceback" not in errors
+            out.thread.join(5)
+            if console is not None:
+                console += [*lines, *iter(out.queue.get_nowait, None), errors]
 
 
 @pytest.fixture
@@ -93,8 +100,9 @@ def test_replicas_share_threads_budgets_and_usage(
     alice = add_client(config, "alice")
     carol = add_client(config, "carol", "--daily-tokens", str(2 * (IN + OUT)))
     with ExitStack() as stack:
-        first = stack.enter_context(replica(fake, config, redis_url))
-        second = stack.enter_context(replica(fake, config, redis_url))
+        console: list[str] = []
+        first = stack.enter_context(replica(fake, config, redis_url, console))
+        second = stack.enter_context(replica(fake, config, redis_url, console))
 
         # A thread created through one replica, continued through the other.
         with sdk(first, api_key=alice) as one, sdk(second, api_key=alice) as other:
@@ -165,3 +173,7 @@ def test_replicas_share_threads_budgets_and_usage(
         "output_tokens": 2 * OUT,
     }
     assert len(fake.chat_requests) == 4
+    # The console logs each request under the key's name, never the key itself.
+    printed = "\n".join(console)
+    assert "client=alice" in printed and "client=carol" in printed
+    assert alice not in printed and carol not in printed
