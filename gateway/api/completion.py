@@ -3,10 +3,13 @@ the backend cannot (`context_management`'s applied edits)."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from gateway.threads import ThreadStore, remember
+
+log = logging.getLogger("lmgate.threads")
 
 __all__ = ["Completion", "completion", "context_management_notes"]
 
@@ -53,7 +56,11 @@ def completion(
     async def complete(message: dict[str, Any]) -> Mapping[str, Any]:
         if thread_request is not None:
             # Stored before the answer's last frame: a replica asked to continue it next finds it.
-            await remember(threads, message_id, thread_request, message, replaces=continues)
+            try:
+                await remember(threads, message_id, thread_request, message, replaces=continues)
+            except Exception as exc:  # a shared store down: the answer still goes out whole
+                # and a continue of it gets the 404 on which the SDKs replay the conversation.
+                log.warning("the thread turn %s could not be stored: %s", message_id, exc)
         if context_management and "context_management" not in message:
             return {"context_management": {"applied_edits": []}}
         return {}

@@ -34,7 +34,9 @@ def _answers(port: int) -> bool:
 @pytest.fixture
 def redis_url(tmp_path: Path) -> Iterator[str]:
     ensure_debian_packages(("redis-server",))
-    binary = shutil.which("redis-server") or "/usr/bin/redis-server"
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.fail("redis-server is installed but not on PATH; add its folder to PATH")
     port = _free_port()
     command = [
         binary,
