@@ -82,7 +82,13 @@ class Team:
         self._loop = asyncio.get_running_loop()
         self._thread = threading.get_ident()
         if self.redis_url:
-            from gateway.team import redis_shared
+            try:
+                from gateway.team import redis_shared
+            except ImportError:
+                raise RuntimeError(
+                    "a Redis URL is configured but this build has no Redis client: run the "
+                    "replicas with `lmgate serve` from a uv or pip install, or the container"
+                ) from None
 
             self._redis = redis_shared.connect(self.redis_url)
             self.limiter.counters = redis_shared.RedisCounters(self._redis)
