@@ -309,7 +309,9 @@ def _own_modules() -> Iterator[str]:
                 parts.pop()
             if parts[-1] == "__main__":
                 continue
-            yield ".".join(parts)
+            name = ".".join(parts)
+            if name not in EXCLUDES:
+                yield name
 
 
 if __name__ == "__main__":
