@@ -195,5 +195,12 @@ class ClientBook:
             return None
         return client
 
+    def budget_of(self, name: str) -> int | None:
+        """The daily budget of the client named `name` (None: none, or no such client)."""
+        for client in self._current().values():
+            if client.name == name:
+                return client.daily_tokens
+        return None
+
     def any_budget(self) -> bool:
         return any(c.daily_tokens is not None for c in self._current().values())

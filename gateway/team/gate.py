@@ -21,7 +21,7 @@ from gateway.errors import AuthenticationFailed, GatewayError
 from gateway.events import RequestRecord
 from gateway.loopback import is_loopback
 from gateway.team.clients import Client, ClientBook
-from gateway.team.limits import Limiter, MemoryCounters
+from gateway.team.limits import Limiter, MemoryCounters, utc_day
 from gateway.team.metrics import Metrics
 
 if TYPE_CHECKING:
@@ -154,8 +154,12 @@ class Team:
         elif self._shared is not None:
             self._spawn(self._shared.add(record))
         tokens = (record.input_tokens or 0) + (record.output_tokens or 0)
-        if record.client and tokens:
-            self._spawn(self.limiter.charge(record.client, tokens))
+        if record.client and tokens and self.book.budget_of(record.client) is not None:
+            counters = self.limiter.counters
+            if isinstance(counters, MemoryCounters):  # no task for what takes a microsecond
+                counters.spend_now(record.client, utc_day(time.time()), tokens)
+            else:
+                self._spawn(self.limiter.charge(record.client, tokens))
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
         loop = self._loop

@@ -59,7 +59,12 @@ class MemoryCounters:
         return tokens if current == day else 0
 
     async def spend(self, client: str, day: str, tokens: int) -> None:
-        self._days[client] = (day, await self.spent(client, day) + tokens)
+        self.spend_now(client, day, tokens)
+
+    def spend_now(self, client: str, day: str, tokens: int) -> None:
+        """`spend` without a task: the request path's bus subscriber calls it for every record."""
+        current, spent = self._days.get(client, (day, 0))
+        self._days[client] = (day, (spent if current == day else 0) + tokens)
 
 
 class Limiter:
