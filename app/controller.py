@@ -37,6 +37,8 @@ from gateway.keystore import (
 from gateway.loopback import unguarded
 from gateway.routing import ROLES
 from gateway.runner import GatewayServer, PortInUse
+from gateway.team.clients import clients_path
+from gateway.team.gate import TeamFiles
 from gateway.upstream.client import Transport
 
 __all__ = ["HEALTH_TEXT", "MASK", "GatewayController"]
@@ -162,6 +164,8 @@ class GatewayController(QObject):
                 token=self._current_token,
                 transport=self.transport,
                 api_keys=self._api_keys(config),
+                # The clients beside this config; the app's own history keeps their usage.
+                team_files=TeamFiles(clients_path(self.config_path)),
             )
             server.start()
             return server

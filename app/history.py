@@ -12,13 +12,12 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from app.background import Background
 from app.signals import emit
 from gateway.events import RequestRecord
-from gateway.usage_store import UsageStore
+from gateway.usage_store import HISTORY_NAME, UsageStore
 
 __all__ = ["HISTORY_NAME", "RESTORED_ROWS", "History"]
 
 log = logging.getLogger("lmgate.app")
 
-HISTORY_NAME = "history.sqlite3"
 # What the Requests page shows again after a restart; the store keeps far more for Usage.
 RESTORED_ROWS = 500
 # A burst is written at once past this many: pending records hold their bodies.

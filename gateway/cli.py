@@ -1,5 +1,5 @@
-"""The `lmgate` command line: serve, env, token, backends, doctor, keys, claude, claude-desktop
-and self-test.
+"""The `lmgate` command line: serve, env, token, backends, doctor, keys, clients, usage, claude,
+claude-desktop and self-test.
 
 Qt-free, and quick to start: the server, the keyring and the tokenizer are imported by the
 commands that need them. Precedence everywhere: flags > config file > defaults.
@@ -44,7 +44,17 @@ if TYPE_CHECKING:
 __all__ = ["build_parser", "main"]
 
 PROG = "lmgate"
-RESERVED = ("backends", "doctor", "keys", "route", "claude", "claude-desktop", "self-test")
+RESERVED = (
+    "backends",
+    "doctor",
+    "keys",
+    "route",
+    "clients",
+    "usage",
+    "claude",
+    "claude-desktop",
+    "self-test",
+)
 _TOP_LEVEL_FLAGS = {"-h", "--help", "--version"}
 
 
@@ -122,6 +132,18 @@ def build_parser(*, gui_checks: Callable[[], list[Check]] | None = None) -> argp
         metavar="MODEL",
         help="the review model: small (default), big, opus, a name `lmgate backends` lists, or "
         "BACKEND:MODEL",
+    )
+    serve.add_argument(
+        "--require-client-keys",
+        action="store_true",
+        help="ask every request for a client key (`lmgate clients add`), on loopback too; off "
+        "loopback they are asked whenever a client exists",
+    )
+    serve.add_argument(
+        "--redis",
+        metavar="URL",
+        help="share message threads, limits and usage with other gateways through this Redis "
+        "or Valkey (redis://host:6379/0; default: [team] redis_url, then LMGATE_REDIS_URL)",
     )
     _config_flag(serve)
     serve.set_defaults(handler=_serve)
@@ -261,6 +283,44 @@ def _catalogue_commands(commands: Any) -> None:
     keys.add_argument("backend", nargs="?", metavar="BACKEND", help="a backend id")
     _config_flag(keys)
     keys.set_defaults(handler=_keys)
+    _team_commands(commands)
+
+
+def _team_commands(commands: Any) -> None:
+    clients = commands.add_parser(
+        "clients",
+        help="issue, list and revoke the keys clients use (team mode)",
+        description="add: issue a key for NAME and print it once (only its SHA-256 is kept, in "
+        "clients.toml beside the config); list: the clients and their limits; remove: revoke "
+        "NAME's key. A running gateway sees changes within a second.",
+    )
+    clients.add_argument("action", choices=("add", "list", "remove"))
+    clients.add_argument("name", nargs="?", metavar="NAME")
+    clients.add_argument(
+        "--daily-tokens", type=int, metavar="N", help="input + output tokens per UTC day"
+    )
+    clients.add_argument("--rpm", type=int, metavar="N", help="requests per minute")
+    clients.add_argument("--admin", action="store_true", help="this key may also read /metrics")
+    _config_flag(clients)
+    clients.set_defaults(handler=_clients)
+    usage = commands.add_parser(
+        "usage",
+        help="print requests, errors and tokens per client key or model",
+        description="Usage of /v1/messages from the history beside the config (what `lmgate "
+        "serve` and the app keep), or from the shared Redis when one is configured.",
+    )
+    usage.add_argument(
+        "--by",
+        choices=("client", "model"),
+        help="one line per client key or per model (default: per both)",
+    )
+    usage.add_argument(
+        "--since", default="24h", help="30m, 24h, 7d, today, or a date (default: 24h)"
+    )
+    usage.add_argument("--redis", metavar="URL", help="read the shared figures from this Redis")
+    usage.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    _config_flag(usage)
+    usage.set_defaults(handler=_usage)
 
 
 class _VersionAction(argparse.Action):
@@ -335,11 +395,25 @@ def _serve(args: argparse.Namespace) -> int:
         token = LazyToken()
     elif not token:
         token = _stored_token()
-    if unguarded(config.host, token):
+    clients = _clients_path(args.config)
+    from gateway.team.clients import ClientsError, read_clients
+
+    try:
+        has_clients = bool(read_clients(clients))
+    except ClientsError as exc:
+        raise UsageError(str(exc)) from None
+    if config.team.require_client_keys and not has_clients:
+        print(
+            f"{PROG}: warning: client keys are required but {clients} lists none: every request "
+            "is refused until `lmgate clients add NAME`",
+            file=sys.stderr,
+        )
+    if unguarded(config.host, token) and not has_clients:
         raise UsageError(
             f"refusing to listen on {config.host} without a token: anyone who can reach this "
             "machine could use your models. Create one with `lmgate token --new` (or set "
-            "LMGATE_TOKEN), or listen on 127.0.0.1"
+            "LMGATE_TOKEN), issue client keys with `lmgate clients add NAME`, or listen on "
+            "127.0.0.1"
         )
     api_keys = _api_keys(config)
     # Imported here: the server stack (uvicorn, FastAPI) is only needed by this command.
@@ -347,7 +421,54 @@ def _serve(args: argparse.Namespace) -> int:
 
     # The config's problem goes to the console and the log file once the server has one.
     notices = [loaded.problem] if loaded.problem else []
-    return serve_forever(config, token=token, api_keys=api_keys or None, notices=notices)
+    from gateway.team.gate import TeamFiles
+    from gateway.usage_store import HISTORY_NAME
+
+    files = TeamFiles(clients=clients, history=clients.with_name(HISTORY_NAME))
+    return serve_forever(
+        config, token=token, api_keys=api_keys or None, notices=notices, team_files=files
+    )
+
+
+def _clients_path(config: str | None) -> Path:
+    from gateway.team.clients import clients_path
+
+    return clients_path(Path(config).expanduser() if config else default_config_path())
+
+
+def _redis_url(flag: str | None, config: GatewayConfig) -> str | None:
+    return flag or os.environ.get("LMGATE_REDIS_URL") or config.team.redis_url
+
+
+def _clients(args: argparse.Namespace) -> int:
+    from gateway.team.commands import clients_command
+
+    return clients_command(
+        _clients_path(args.config),
+        args.action,
+        args.name,
+        daily_tokens=args.daily_tokens,
+        rpm=args.rpm,
+        admin=args.admin,
+    )
+
+
+def _usage(args: argparse.Namespace) -> int:
+    from gateway.team.commands import parse_since, usage_command
+
+    try:
+        since = parse_since(args.since)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    config = _load_config(args.config)
+    path = Path(args.config).expanduser() if args.config else default_config_path()
+    return usage_command(
+        path,
+        by=args.by or "both",
+        since=since,
+        redis_url=_redis_url(args.redis, config),
+        as_json=args.json,
+    )
 
 
 def _env(args: argparse.Namespace) -> int:
@@ -645,6 +766,10 @@ def _with_flags(config: GatewayConfig, args: argparse.Namespace) -> GatewayConfi
             **({"mode": review} if review is not None else {}),
             **({"model": review_model} if review_model is not None else {}),
         }
+    if getattr(args, "require_client_keys", False):
+        data["team"] = {**data["team"], "require_client_keys": True}
+    if hasattr(args, "redis"):
+        data["team"] = {**data["team"], "redis_url": _redis_url(args.redis, config)}
     backends = getattr(args, "backend", None)
     protocol = getattr(args, "protocol", None)
     if backends:

@@ -34,6 +34,7 @@ __all__ = [
     "RouteConfig",
     "RoutesConfig",
     "ThinkingRoute",
+    "TeamConfig",
     "Timeouts",
     "default_config_path",
     "default_log_dir",
@@ -147,6 +148,16 @@ class RoutesConfig(_Model):
         return [(name, route) for name, route in found if route is not None]
 
 
+class TeamConfig(_Model):
+    """Team mode (gateway/team/): client keys live in clients.toml beside this file."""
+
+    # Ask for a client key on loopback too (off loopback it is asked whenever a client exists).
+    require_client_keys: bool = False
+    # Shared by every replica: threads, limit counters, usage. Also LMGATE_REDIS_URL (keeps a
+    # password out of this file) and `lmgate serve --redis`. None: this process and SQLite.
+    redis_url: str | None = None
+
+
 class BackendConfig(_Model):
     """One upstream server. `url` is an OpenAI-compatible base, with or without `/v1`; left out,
     it is the preset's (`kind`) base URL."""
@@ -235,6 +246,7 @@ class GatewayConfig(_Model):
     profiles: dict[str, dict[str, Any]] = Field(default_factory=dict)
     review: ReviewConfig = Field(default_factory=ReviewConfig)
     routes: RoutesConfig = Field(default_factory=RoutesConfig)
+    team: TeamConfig = Field(default_factory=TeamConfig)
 
     @property
     def base_url(self) -> str:

@@ -168,6 +168,20 @@ class RateLimited(GatewayError):
     status = 429
     error_type = "rate_limit_error"
 
+    def __init__(
+        self,
+        message: str,
+        *,
+        retry_after: float | None = None,
+        limits: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message, retry_after=retry_after)
+        # The anthropic-ratelimit-* headers of a client key's limit (gateway/team/limits.py).
+        self.limits = limits or {}
+
+    def headers(self) -> dict[str, str]:
+        return {**super().headers(), **self.limits}
+
 
 class UpstreamError(GatewayError):
     """The backend failed; its own message is kept. `status` is set per instance."""

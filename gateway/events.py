@@ -37,6 +37,7 @@ class RequestRecord:
     path: str
     started_at: float = field(default_factory=time.time)  # epoch seconds
     session: str | None = None
+    client: str | None = None  # the client key's name (team mode); never the key
     client_model: str | None = None
     backend: str | None = None
     backend_model: str | None = None

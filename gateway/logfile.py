@@ -68,6 +68,8 @@ def format_record(record: RequestRecord) -> str:
     parts = [f"{stamp}.{millis:03d}", record.method, record.path]
     if record.session:
         parts.append(f"session={record.session}")
+    if record.client:
+        parts.append(f"client={record.client}")  # the key's name (team mode), never the key
     if record.extra.get("refused"):
         parts.append("refused")
         parts += [

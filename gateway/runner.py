@@ -28,6 +28,7 @@ from gateway.config import GatewayConfig
 from gateway.errors import GatewayError
 from gateway.events import Bus, EventBus
 from gateway.server import create_app
+from gateway.team.gate import TeamFiles
 from gateway.upstream.client import Transport
 
 __all__ = ["LIVE_FIELDS", "GatewayServer", "PortInUse", "serve_forever"]
@@ -78,8 +79,10 @@ class GatewayServer:
         token: Callable[[], str | None] | str | None = None,
         transport: Transport = "aiohttp",
         api_keys: dict[str, str] | None = None,
+        team_files: TeamFiles | None = None,
     ) -> None:
         self.config = config
+        self.team_files = team_files
         self.bus = bus or EventBus()
         self.token = token
         self.transport: Transport = transport
@@ -233,6 +236,7 @@ class GatewayServer:
             transport=self.transport,
             api_keys=self.api_keys,
             registry=registry,
+            team_files=self.team_files,
         )
         state = app.state.gateway
         if not isinstance(state, GatewayState):  # create_app's own, read once here
@@ -350,6 +354,7 @@ def serve_forever(
     out: TextIO | None = None,
     log_records: bool = True,
     notices: Sequence[str] = (),
+    team_files: TeamFiles | None = None,
 ) -> int:
     """Run the gateway headless until Ctrl-C or SIGTERM. Prints the URL and the export line.
     `notices`: what the user must know (settings read from a backup), on stderr and in the log."""
@@ -358,7 +363,7 @@ def serve_forever(
 
     out = out or sys.stdout
     bus = EventBus()
-    server = GatewayServer(config, bus=bus, token=token, api_keys=api_keys)
+    server = GatewayServer(config, bus=bus, token=token, api_keys=api_keys, team_files=team_files)
     try:
         server.start()
     except PortInUse as exc:

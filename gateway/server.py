@@ -14,16 +14,18 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway import __version__
-from gateway.api import info, messages
+from gateway.api import info, messages, metrics
 from gateway.api.error_answers import error_response
 from gateway.api.guard import Guard
 from gateway.api.record import refusal
 from gateway.api.state import GatewayState
 from gateway.backends.registry import Registry
-from gateway.config import GatewayConfig
+from gateway.config import GatewayConfig, default_config_path
 from gateway.errors import GatewayError, NotFound, for_status
 from gateway.events import EventBus
 from gateway.memory import HeapTrimmer
+from gateway.team.clients import clients_path
+from gateway.team.gate import Team, TeamFiles
 from gateway.upstream.client import Transport
 
 __all__ = ["create_app"]
@@ -37,20 +39,34 @@ def create_app(
     transport: Transport = "aiohttp",
     api_keys: dict[str, str] | None = None,
     registry: Registry | None = None,
+    team_files: TeamFiles | None = None,
 ) -> FastAPI:
     """Build the gateway. `token` is the gateway token (or a callable returning the current one);
     `api_keys` maps backend id → key, read from the keyring/environment by the caller (never on the
     event loop). `registry` (default: one built from `config`) is started and stopped by the
-    app's lifespan; the GUI passes its own to subscribe to catalogue changes."""
+    app's lifespan; the GUI passes its own to subscribe to catalogue changes. `team_files`:
+    the client list and the usage history to write (default: clients.toml beside the default
+    config, no history)."""
     token_fn: Callable[[], str | None] = token if callable(token) else (lambda: token)
     state = GatewayState(config=config, bus=bus or EventBus(), token=token_fn)
     keys = api_keys or {}
+    team = Team(
+        team_files or TeamFiles(clients_path(default_config_path())),
+        bind_host=config.host,
+        require_keys=config.team.require_client_keys,
+        redis_url=config.team.redis_url,
+    )
+    state.team = team
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         state.started_at = time.time()
         # Clients are created and closed on this loop, the one that serves the requests.
         state.registry = registry or Registry(config, api_keys=keys, transport=transport)
+        shared_threads = await team.start()
+        if shared_threads is not None:
+            state.threads = shared_threads
+        unsubscribe = state.bus.subscribe(team.on_record)
         await state.registry.start()
         trimmer = asyncio.create_task(HeapTrimmer().run(), name="lmgate-heap-trim")
         try:
@@ -58,6 +74,8 @@ def create_app(
         finally:
             trimmer.cancel()
             await state.registry.stop()
+            unsubscribe()
+            await team.stop()
 
     app = FastAPI(
         title="LM Gate",
@@ -70,6 +88,7 @@ def create_app(
     app.state.gateway = state
     app.include_router(messages.router)
     app.include_router(info.router)
+    app.include_router(metrics.router)
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> Response:
@@ -101,6 +120,7 @@ def create_app(
         on_refused=lambda scope, error, request_id: refusal(scope, error, request_id).publish(
             state.bus
         ),
+        team=team,
     )
     return app
 

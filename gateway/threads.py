@@ -59,13 +59,14 @@ class StoredThread:
 
 
 class ThreadStore(Protocol):
-    """Where conversations live between turns (in this process by default)."""
+    """Where conversations live between turns: in this process by default, in Redis when
+    replicas share them (gateway/team/redis_shared.py)."""
 
-    def get(self, message_id: str) -> StoredThread | None: ...
+    async def get(self, message_id: str) -> StoredThread | None: ...
 
-    def put(self, message_id: str, thread: StoredThread) -> None: ...
+    async def put(self, message_id: str, thread: StoredThread) -> None: ...
 
-    def discard(self, message_id: str) -> None: ...
+    async def discard(self, message_id: str) -> None: ...
 
 
 def thread_turn(request: dict[str, Any]) -> ThreadTurn | None:
@@ -140,7 +141,7 @@ class MemoryThreadStore:
     def bytes(self) -> int:
         return self._bytes
 
-    def get(self, message_id: str) -> StoredThread | None:
+    async def get(self, message_id: str) -> StoredThread | None:
         self._expire()
         entry = self._threads.get(message_id)
         if entry is None:
@@ -150,7 +151,7 @@ class MemoryThreadStore:
         self._threads.move_to_end(message_id)
         return entry[0]
 
-    def put(self, message_id: str, thread: StoredThread) -> None:
+    async def put(self, message_id: str, thread: StoredThread) -> None:
         if thread.size > self.max_bytes:
             return  # larger than the whole budget: a continue of it gets the 404 and replays
         self._drop(message_id)
@@ -160,7 +161,7 @@ class MemoryThreadStore:
         while len(self._threads) > self.max_threads or self._bytes > self.max_bytes:
             self._drop(next(iter(self._threads)))
 
-    def discard(self, message_id: str) -> None:
+    async def discard(self, message_id: str) -> None:
         self._drop(message_id)
 
     def _expire(self) -> None:
@@ -177,11 +178,11 @@ class MemoryThreadStore:
             self._bytes -= entry[0].size
 
 
-def lookup(store: ThreadStore, turn: ThreadTurn) -> StoredThread:
+async def lookup(store: ThreadStore, turn: ThreadTurn) -> StoredThread:
     """The stored conversation a `continue` names, or the API's 404 that makes the SDKs and
     Claude Code replay the whole conversation under a new thread."""
     assert turn.previous_message_id is not None
-    stored = store.get(turn.previous_message_id)
+    stored = await store.get(turn.previous_message_id)
     if stored is None:
         raise ThreadNotFound()
     return stored
@@ -205,7 +206,7 @@ def _size(fields: dict[str, Any]) -> int:
     return len(orjson.dumps(fields))
 
 
-def open_turn(
+async def open_turn(
     store: ThreadStore, raw: dict[str, Any]
 ) -> tuple[ThreadTurn | None, dict[str, Any], list[str]]:
     """The request a turn stands for: (its `thread`, the whole request without the fields no
@@ -223,7 +224,7 @@ def open_turn(
         whole = raw
         notes.append("thread create emulated: the gateway keeps the conversation")
     else:
-        stored = lookup(store, turn)
+        stored = await lookup(store, turn)
         whole = expand_continue(stored, raw)
         notes.append(
             f"thread continue emulated: {len(stored.fields['messages'])} stored message(s) "
@@ -232,7 +233,7 @@ def open_turn(
     return turn, {k: v for k, v in whole.items() if k not in _GATEWAY_ONLY}, notes
 
 
-def remember(
+async def remember(
     store: ThreadStore,
     message_id: str,
     request: dict[str, Any],
@@ -243,6 +244,6 @@ def remember(
     """Store a thread turn once its answer is complete: the next `continue` names `message_id`.
     The turn it continued (`replaces`) is dropped: the API continues a reply once (a second
     `continue` of it is refused there too), and the new entry holds all of it."""
-    store.put(message_id, conversation_after(request, reply))
+    await store.put(message_id, conversation_after(request, reply))
     if replaces is not None:
-        store.discard(replaces)
+        await store.discard(replaces)

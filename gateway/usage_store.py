@@ -4,6 +4,8 @@ captured while capture was on. Totals per model over time and per Claude Code se
 history as JSON Lines or CSV.
 
 Thread-safe: one connection behind a lock; callers write from a worker thread in batches.
+The app writes it (app/history.py) and so does `lmgate serve` (gateway/team/ledger.py, without
+bodies); `lmgate usage` reads it. Each row names the client key it came with (team mode).
 """
 
 from __future__ import annotations
@@ -11,7 +13,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import sqlite3
 import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -22,7 +23,17 @@ from typing import Any
 from gateway.atomicfile import make_private_dirs
 from gateway.events import RequestRecord
 
-__all__ = ["EXPORT_FIELDS", "ModelUsage", "SessionUsage", "UsageStore"]
+__all__ = [
+    "EXPORT_FIELDS",
+    "HISTORY_NAME",
+    "ModelUsage",
+    "SessionUsage",
+    "UsageLine",
+    "UsageStore",
+]
+
+# The file beside config.toml.
+HISTORY_NAME = "history.sqlite3"
 
 # The columns kept per request, in export order; bodies come after them where kept.
 EXPORT_FIELDS = (
@@ -30,6 +41,7 @@ EXPORT_FIELDS = (
     "started_at",
     "path",
     "session",
+    "client",
     "request_class",
     "client_model",
     "backend",
@@ -46,7 +58,7 @@ EXPORT_FIELDS = (
     "error",
 )
 _TEXT = frozenset(
-    {"request_id", "path", "session", "request_class", "client_model", "backend"}
+    {"request_id", "path", "session", "client", "request_class", "client_model", "backend"}
     | {"backend_model", "stop_reason", "error"}
 )
 _SCHEMA = (
@@ -56,6 +68,11 @@ _SCHEMA = (
     " CREATE INDEX IF NOT EXISTS requests_started ON requests (started_at);"
 )
 _COLUMNS = ", ".join(EXPORT_FIELDS)
+# Columns added since the first schema: a file an earlier version wrote gets them on open.
+_ADDED = {"client": "TEXT"}
+# What `usage_by` groups on: the model as the per-model figures name it.
+_MODEL = "COALESCE(backend || '/' || backend_model, client_model, '?')"
+_GROUPS = {"client": ("client",), "model": (_MODEL,), "both": ("client", _MODEL)}
 # One body above this is not kept (the record's figures still are).
 _MAX_ONE_BODY = 2 * 1024 * 1024
 
@@ -69,6 +86,19 @@ class ModelUsage:
     input_tokens: int
     output_tokens: int
     tokens_per_s: float | None  # over the requests that generated for a while
+
+
+@dataclass(frozen=True, slots=True)
+class UsageLine:
+    """Requests to /v1/messages of one client key, one model or one of each (team mode);
+    `client` None: sent without a client key."""
+
+    client: str | None
+    model: str | None
+    requests: int
+    errors: int
+    input_tokens: int
+    output_tokens: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,11 +128,18 @@ class UsageStore:
         if str(path) != ":memory:":
             make_private_dirs(self.path.parent)
         self._lock = threading.Lock()
+        # Imported here: a gateway with no history to write never loads SQLite (~1 MB resident).
+        import sqlite3
+
         self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA cache_size=-1024")  # 1 MB of pages: the app stays light
         self._db.executescript(_SCHEMA)
+        have = {row[1] for row in self._db.execute("PRAGMA table_info(requests)")}
+        for column, kind in _ADDED.items():
+            if column not in have:
+                self._db.execute(f"ALTER TABLE requests ADD COLUMN {column} {kind}")
         if str(path) != ":memory:":
             self.path.chmod(0o600)
 
@@ -225,6 +262,38 @@ class UsageStore:
         ]
         return sorted(lines, key=lambda u: (-u.requests, u.model))
 
+    def usage_by(self, since: float, by: str = "both") -> list[UsageLine]:
+        """Requests to /v1/messages since `since`, per client key, per model or per both
+        (`by`), the most tokens first."""
+        group = _GROUPS[by]
+        keys = ", ".join(group)
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT {keys}, COUNT(*), SUM(status >= 400 OR status = 0), "
+                "SUM(COALESCE(input_tokens, 0)), SUM(COALESCE(output_tokens, 0)) "
+                "FROM requests WHERE started_at >= ? AND path = '/v1/messages' "
+                f"GROUP BY {keys}",
+                (since,),
+            ).fetchall()
+        lines = []
+        for row in rows:
+            named = dict(zip(("client", "model") if by == "both" else (by,), row, strict=False))
+            n, errors, tokens_in, tokens_out = row[len(group) :]
+            lines.append(
+                UsageLine(
+                    named.get("client"),
+                    named.get("model"),
+                    int(n),
+                    int(errors or 0),
+                    int(tokens_in or 0),
+                    int(tokens_out or 0),
+                )
+            )
+        return sorted(
+            lines,
+            key=lambda u: (-(u.input_tokens + u.output_tokens), u.client or "", u.model or ""),
+        )
+
     def sessions(self, since: float) -> list[SessionUsage]:
         """Per Claude Code session (its session id header), the latest first."""
         with self._lock:
@@ -300,6 +369,7 @@ def _record(row: Sequence[Any]) -> RequestRecord:
         path=str(fields["path"] or ""),
         started_at=float(fields["started_at"] or 0.0),
         session=fields["session"],
+        client=fields["client"],
         client_model=fields["client_model"],
         backend=fields["backend"],
         backend_model=fields["backend_model"],

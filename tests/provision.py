@@ -49,8 +49,10 @@ ANTHROPIC_JS_SDK_VERSION = "1.17.0"
 ANTHROPIC_JS_SDK_PACKAGE = "@anthropic-ai/sdk"
 
 # Xvfb, a window manager and a tray host for the GUI tests, a Secret Service for the keyring
-# tests, and the xcb libraries Qt's platform plugin loads at run time.
+# tests, the xcb libraries Qt's platform plugin loads at run time, and the Redis that gateway
+# replicas share in the team tests.
 DEBIAN_PACKAGES = (
+    "redis-server",
     "gnome-keyring",
     "dbus",
     "dbus-x11",

@@ -1,6 +1,6 @@
 """Usage: tokens, requests, errors and speed per model over the last hour or day (drawn with
-QPainter), totals per model and per Claude Code session, and the history exported as JSON
-Lines or CSV. It reads the SQLite history off the GUI thread."""
+QPainter), totals per model, per Claude Code session and, in team mode, per client key, and the
+history exported as JSON Lines or CSV. It reads the SQLite history off the GUI thread."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 from app.controller import GatewayController
 from app.history import History
 from app.sections.tables import read_only_table
-from gateway.usage_store import ModelUsage, SessionUsage
+from gateway.usage_store import ModelUsage, SessionUsage, UsageLine
 
 __all__ = ["PERIODS", "UsageChart", "UsagePage"]
 
@@ -50,6 +50,7 @@ class Figures:
     buckets: list[ModelUsage]
     totals: list[ModelUsage]
     sessions: list[SessionUsage]
+    clients: list[UsageLine]
 
 
 class UsageChart(QWidget):
@@ -181,7 +182,12 @@ class UsagePage(QWidget):
             ("Session", "Requests", "Errors", "Tokens in", "Tokens out", "From", "To"),
             "usageSessions",
         )
-        for table in (self.models, self.sessions):
+        # Team mode: per client key (`lmgate clients`); hidden while no request came with one.
+        self.clients = read_only_table(
+            ("Client key", "Requests", "Errors", "Tokens in", "Tokens out"), "usageClients"
+        )
+        self.clients.hide()
+        for table in (self.models, self.sessions, self.clients):
             table.setAlternatingRowColors(True)
             table.setWordWrap(False)
             header = table.horizontalHeader()
@@ -190,6 +196,7 @@ class UsagePage(QWidget):
         tables = QSplitter(Qt.Orientation.Horizontal)
         tables.addWidget(self.models)
         tables.addWidget(self.sessions)
+        tables.addWidget(self.clients)
         splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.addWidget(self.chart)
         splitter.addWidget(tables)
@@ -226,6 +233,7 @@ class UsagePage(QWidget):
                 store.per_model(since, bucket),
                 store.totals(since),
                 store.sessions(since),
+                store.usage_by(since, "client"),
             )
 
         self.controller.background.submit(read, self._show)
@@ -258,6 +266,17 @@ class UsagePage(QWidget):
                 time.strftime("%H:%M", time.localtime(session.first)),
                 time.strftime("%H:%M", time.localtime(session.last)),
             )
+        self.clients.setRowCount(0)
+        for line in figures.clients:
+            self._row(
+                self.clients,
+                line.client or "(no key)",
+                f"{line.requests:,}",
+                f"{line.errors:,}",
+                f"{line.input_tokens:,}",
+                f"{line.output_tokens:,}",
+            )
+        self.clients.setVisible(any(line.client for line in figures.clients))
         self._draw()
 
     def _draw(self) -> None:

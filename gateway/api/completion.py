@@ -3,16 +3,19 @@ the backend cannot (`context_management`'s applied edits)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import logging
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from gateway.threads import ThreadStore, remember
+
+log = logging.getLogger("lmgate.threads")
 
 __all__ = ["Completion", "completion", "context_management_notes"]
 
 # Called with the client's whole message; returns the fields its answer gets at the top level
 # (the message's, or a stream's final message_delta's).
-Completion = Callable[[dict[str, Any]], Mapping[str, Any]]
+Completion = Callable[[dict[str, Any]], Awaitable[Mapping[str, Any]]]
 
 # `clear_thinking` with keep "all" clears nothing; the gateway drops thinking history before a
 # local model sees it anyway.
@@ -50,9 +53,14 @@ def completion(
     if thread_request is None and not context_management:
         return None
 
-    def complete(message: dict[str, Any]) -> Mapping[str, Any]:
+    async def complete(message: dict[str, Any]) -> Mapping[str, Any]:
         if thread_request is not None:
-            remember(threads, message_id, thread_request, message, replaces=continues)
+            # Stored before the answer's last frame: a replica asked to continue it next finds it.
+            try:
+                await remember(threads, message_id, thread_request, message, replaces=continues)
+            except Exception as exc:  # a shared store down: the answer still goes out whole
+                # and a continue of it gets the 404 on which the SDKs replay the conversation.
+                log.warning("the thread turn %s could not be stored: %s", message_id, exc)
         if context_management and "context_management" not in message:
             return {"context_management": {"applied_edits": []}}
         return {}

@@ -22,6 +22,8 @@ from gateway.errors import (
     RequestTooLarge,
     UnsupportedMediaType,
 )
+from gateway.team.clients import Client
+from gateway.team.gate import CLIENT_SCOPE_KEY, Team
 
 __all__ = ["Guard", "Refusal", "host_name"]
 
@@ -30,6 +32,8 @@ ASGIApp = Callable[[dict[str, Any], Any, Any], Awaitable[None]]
 # that a refusal shows in the request log like any other answer.
 Refusal = Callable[[dict[str, Any], GatewayError, str], None]
 _LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
+# Asked for by the operator (a scraper, a health check), not by a team's clients.
+_OPERATOR_PATHS = frozenset({"/metrics", "/health"})
 
 
 def host_name(host_header: str) -> str:
@@ -51,8 +55,11 @@ class Guard:
         max_body_bytes: int,
         fast_posts: dict[str, ASGIApp] | None = None,
         on_refused: Refusal | None = None,
+        team: Team | None = None,
     ) -> None:
         self.app = app
+        # Client keys, their limits and /metrics' key (gateway/team/gate.py).
+        self.team = team
         self.on_refused = on_refused
         # The hot POST endpoints, served without the router's layers (they cost ~15% of a small
         # request); the same handlers are declared as FastAPI routes for the OpenAPI schema.
@@ -71,13 +78,20 @@ class Guard:
             await self.app(scope, receive, send)
             return
         problem = self.check(scope)
+        fast = self.fast_posts.get(scope["path"]) if scope["method"] == "POST" else None
+        if problem is None and self.team is not None and scope["path"] == "/v1/messages":
+            client = scope.get(CLIENT_SCOPE_KEY)
+            if client is not None:
+                try:
+                    await self.team.admit(client)
+                except GatewayError as exc:
+                    problem = exc
         if problem is not None:
             request_id = new_id("req_")
             await send_error(send, problem, request_id)
             if self.on_refused is not None:
                 self.on_refused(scope, problem, request_id)
             return
-        fast = self.fast_posts.get(scope["path"]) if scope["method"] == "POST" else None
         await (fast or self.app)(scope, receive, send)
 
     def check(self, scope: dict[str, Any]) -> GatewayError | None:
@@ -113,19 +127,24 @@ class Guard:
         method = scope["method"]
         if method == "OPTIONS":
             return PermissionDenied("CORS preflight requests are refused")
-        try:
-            expected = self.token()
-        except GatewayError as exc:  # the token is not known yet (still read from the keyring)
-            return exc
-        if expected:
-            given = key
-            if given is None and bearer is not None and bearer[:7].lower() == b"bearer ":
-                given = bearer[7:].strip()
-            if given is None or not hmac.compare_digest(given, expected.encode()):
-                return AuthenticationFailed(
-                    "invalid or missing gateway token: send it as x-api-key or "
-                    "'Authorization: Bearer …' (`lmgate token` prints it)"
-                )
+        given = key
+        if given is None and bearer is not None and bearer[:7].lower() == b"bearer ":
+            given = bearer[7:].strip()
+        team = self.team
+        client = team.identify(given) if team is not None else None
+        if scope["path"] in _OPERATOR_PATHS:
+            return self._operator_key(given, client, scope["path"])
+        if client is not None:
+            scope[CLIENT_SCOPE_KEY] = client
+        elif team is not None and team.enforced():
+            return team.refusal()
+        else:
+            try:
+                expected = self.token()
+            except GatewayError as exc:  # the token is not known yet (still read from the keyring)
+                return exc
+            if expected and (given is None or not hmac.compare_digest(given, expected.encode())):
+                return _token_refusal()
         if method == "POST":
             media = (content_type or b"").split(b";", 1)[0].strip().lower()
             if media != b"application/json":
@@ -138,6 +157,36 @@ class Guard:
                 if size > self.max_body_bytes:
                     return RequestTooLarge(_too_large(self.max_body_bytes))
         return None
+
+    def _operator_key(
+        self, given: bytes | None, client: Client | None, path: str
+    ) -> GatewayError | None:
+        """/metrics wants the gateway token or an admin client key, always. /health wants what
+        any request wants, or the gateway token even where client keys are required (a
+        container's health check is the operator's)."""
+        if client is not None and (client.admin or path == "/health"):
+            return None
+        try:
+            expected = self.token()
+        except GatewayError as exc:
+            return exc
+        if expected and given is not None and hmac.compare_digest(given, expected.encode()):
+            return None
+        if path == "/health":
+            if self.team is not None and self.team.enforced():
+                return self.team.refusal()
+            return _token_refusal() if expected else None
+        return AuthenticationFailed(
+            "/metrics needs the gateway token or an admin client key (`lmgate clients add NAME "
+            "--admin`), as x-api-key or 'Authorization: Bearer …'"
+        )
+
+
+def _token_refusal() -> AuthenticationFailed:
+    return AuthenticationFailed(
+        "invalid or missing gateway token: send it as x-api-key or "
+        "'Authorization: Bearer …' (`lmgate token` prints it)"
+    )
 
 
 def _too_large(limit: int) -> str:

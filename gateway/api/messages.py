@@ -32,6 +32,7 @@ from gateway.schemas.anthropic import (
     parse_messages_object,
     parse_messages_request_raw,
 )
+from gateway.team.gate import client_of
 from gateway.threads import open_turn
 from gateway.tokens import count_tokens
 from gateway.tokens import is_loaded as tokens_loaded
@@ -71,11 +72,13 @@ async def create_message(request: Request) -> Response | MessagesRelay | FixedAn
     draft = RecordDraft(new_id("req_"), "POST", request.url.path)
     headers = request.scope["headers"]
     draft.session = request.headers.get("x-claude-code-session-id")
+    client = client_of(request.scope)
+    draft.client = client.name if client else None
     try:
         body = await read_body(request.receive, config.max_body_bytes)
         req, raw = parse_messages_request_raw(body)
         # A thread's continue becomes the whole conversation before anything reads it.
-        turn, whole, notes = open_turn(state.threads, raw)
+        turn, whole, notes = await open_turn(state.threads, raw)
         if whole is not raw:
             req, raw = parse_messages_object(whole), whole
         draft.changes.extend(notes)
@@ -244,6 +247,8 @@ async def count_message_tokens(request: Request) -> Response:
     state = _state(request)
     draft = RecordDraft(new_id("req_"), "POST", request.url.path)
     draft.session = request.headers.get("x-claude-code-session-id")
+    client = client_of(request.scope)
+    draft.client = client.name if client else None
     try:
         body = await read_body(request.receive, state.config.max_body_bytes)
         req = parse_count_tokens_request(body)

@@ -7,8 +7,9 @@ import time
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
-from gateway.errors import GatewayError
+from gateway.errors import GatewayError, RateLimited
 from gateway.events import Attempt, EventBus, RequestRecord
+from gateway.team.gate import client_of
 
 __all__ = ["RecordDraft", "bounded", "new_id", "redact_headers", "refusal"]
 
@@ -32,6 +33,11 @@ def refusal(scope: dict[str, Any], error: GatewayError, request_id: str) -> Reco
     draft.error = error.message
     draft.request_class = "refused"
     draft.extra["refused"] = True
+    client = client_of(scope)
+    draft.client = client.name if client else None
+    limits = error.limits if isinstance(error, RateLimited) else None
+    if limits:
+        draft.extra["limit"] = "tokens" if any("tokens" in name for name in limits) else "requests"
     for name, value in scope.get("headers", ()):
         if name in (b"host", b"origin"):
             draft.extra[name.decode()] = value.decode("latin-1")[:_REFUSED_TEXT]

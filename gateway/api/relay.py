@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING, Any
 
@@ -84,7 +84,7 @@ class MessagesRelay(Response):
         on_unreachable: Callable[[], None] | None = None,
         capture: bool = False,
         review: Reviewer | None = None,
-        on_complete: Callable[[dict[str, Any]], Mapping[str, Any]] | None = None,
+        on_complete: Callable[[dict[str, Any]], Awaitable[Mapping[str, Any]]] | None = None,
         max_line: int = DEFAULT_MAX_LINE,
     ) -> None:
         self.stream = stream
@@ -274,7 +274,7 @@ class MessagesRelay(Response):
                 self.last_byte = loop.time()
                 events, done, failure = decoder.feed(data)
                 if failure is None:
-                    self._complete(events)
+                    await self._complete(events)
                 await self._forward(events)
                 if failure is not None:
                     raise failure
@@ -286,12 +286,12 @@ class MessagesRelay(Response):
             final = await self.review.release()
         self.draft.stop_reason = decoder.stop_reason
         self._note(*decoder.notes())
-        self._complete(final)
+        await self._complete(final)
         await self._emit(final, last=True)
         if self.capture:
             self.draft.response_body = decoder.message()
 
-    def _complete(self, events: list[Event]) -> None:
+    async def _complete(self, events: list[Event]) -> None:
         """The stream's final message_delta is among `events` (both state machines send it last,
         with message_stop, once the answer is whole): the completion hook runs, once, and its
         fields go in that message_delta."""
@@ -300,7 +300,7 @@ class MessagesRelay(Response):
         for name, payload in events:
             if name == "message_delta":
                 self._completed = True
-                payload.update(self.on_complete(self.decoder.message()))
+                payload.update(await self.on_complete(self.decoder.message()))
 
     def _note(self, repairs: list[str], warnings: list[str]) -> None:
         self.draft.changes.extend(repairs)
@@ -341,7 +341,7 @@ class MessagesRelay(Response):
         message["id"] = self.message_id  # native backends use their own ids (chatcmpl-…)
         if self.review is not None:
             message = await self.review.on_message(message)
-        self._finished(message)
+        await self._finished(message)
         await self._respond_json(orjson.dumps(message))
 
     async def _relay_fetched(self) -> None:
@@ -361,7 +361,7 @@ class MessagesRelay(Response):
         message["id"] = self.message_id
         if self.review is not None:
             message = await self.review.on_message(message)
-        self._finished(message)
+        await self._finished(message)
         if not self.stream:
             await self._respond_json(orjson.dumps(message))
             return
@@ -370,7 +370,7 @@ class MessagesRelay(Response):
             events = events[1:]  # message_start went out when the stream was committed
         await self._emit(events, last=True, with_start=False)
 
-    def _finished(self, message: dict[str, Any]) -> None:
+    async def _finished(self, message: dict[str, Any]) -> None:
         self.draft.mark_first_token()
         self.draft.usage = message.get("usage")
         self.draft.stop_reason = message.get("stop_reason")
@@ -378,7 +378,7 @@ class MessagesRelay(Response):
             self.draft.response_body = message
         if self.on_complete is not None and not self._completed:
             self._completed = True
-            message.update(self.on_complete(message))
+            message.update(await self.on_complete(message))
 
     async def _respond_json(self, body: bytes) -> None:
         assert self._send is not None

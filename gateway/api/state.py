@@ -15,6 +15,7 @@ from gateway.pdf_texts import PdfTexts
 from gateway.prefixes import PrefixWatch
 from gateway.queueing import BackendQueue
 from gateway.router import MemoryRouter, Router
+from gateway.team.gate import Team
 from gateway.threads import MemoryThreadStore, ThreadStore
 
 __all__ = ["GatewayState"]
@@ -42,6 +43,8 @@ class GatewayState:
     # Which backend first, and what each try teaches (in-flight counts, breakers); in this
     # process by default (None → a MemoryRouter from the config's breaker settings).
     router: Router = None  # type: ignore[assignment]
+    # Client keys, limits, usage and metrics (team mode).
+    team: Team | None = None
 
     def __post_init__(self) -> None:
         if self.counter.pdf is None:

@@ -12,6 +12,7 @@ from pathlib import Path
 from pytestqt.qtbot import QtBot
 
 from app.desktop import Desktop
+from gateway.team.clients import add_client, clients_path
 from tests.app.harness import WAIT_MS, ask, cell, start
 from tests.fakes import FakeBackend
 
@@ -89,3 +90,34 @@ def test_the_request_log_comes_back_after_a_restart(
         asked.routed,
         asked.status,
     )
+
+
+def test_requests_with_client_keys_are_totalled_per_key(
+    make_desktop: Make, qtbot: QtBot, fake_backend: Callable[..., FakeBackend], tmp_path: Path
+) -> None:
+    fake = fake_backend("lmstudio")
+    desktop = make_desktop(fake)
+    # `lmgate clients add` beside the app's config: the running gateway sees it within a second.
+    _, alice = add_client(clients_path(desktop.controller.config_path), "alice")
+    start(desktop, qtbot)
+    url = desktop.controller.url
+    page = desktop.window.usage
+    desktop.window.show_section("Usage")
+    assert page.clients.isHidden()
+    for n in range(2):
+        ask(url, f"hello {n}", headers={"x-api-key": alice})
+    ask(url, "without a key")
+    qtbot.waitUntil(lambda: desktop.log.rowCount() == 3, timeout=WAIT_MS)
+    desktop.history.flush()
+    qtbot.waitUntil(
+        lambda: page.clients.rowCount() == 2 and not page.clients.isHidden(), timeout=WAIT_MS
+    )
+    rows = {
+        cell(page.clients, r, 0).text(): [
+            cell(page.clients, r, c).text() for c in range(1, page.clients.columnCount())
+        ]
+        for r in range(page.clients.rowCount())
+    }
+    assert set(rows) == {"alice", "(no key)"}
+    assert rows["alice"][:2] == ["2", "0"] and rows["(no key)"][:2] == ["1", "0"]
+    assert int(rows["alice"][3].replace(",", "")) > 0

@@ -22,6 +22,7 @@ import orjson
 from tests.bench.coldstart import measure_cold_start
 from tests.bench.desktop import measure_desktop, measure_desktop_browse
 from tests.bench.faults import measure_faults
+from tests.bench.keys import client_key, measure_keys
 from tests.bench.load import measure_soak, measure_streams64
 from tests.bench.prefix import measure_prefix
 from tests.bench.processes import Child, Cores, bench_env, plan_cores, spawn
@@ -54,6 +55,7 @@ SECTIONS = (
     "review",
     "prefix",
     "routing",
+    "keys",
 )
 # Sections that only run when asked for (--only): prefix needs the live suite's llama.cpp build.
 ON_REQUEST = ("prefix",)
@@ -188,10 +190,16 @@ async def _workloads(
 
 
 def _gateway(
-    variant: str, fake: Child, cores: Cores, env: dict[str, str], logs: Path, role: str = ""
+    variant: str,
+    fake: Child,
+    cores: Cores,
+    env: dict[str, str],
+    logs: Path,
+    role: str = "",
+    extra: Sequence[str] = (),
 ) -> Child:
     transport, _, what_if = variant.partition("+")
-    args = ["tests.bench.gateway_proc", f"{fake.url}/v1", "--transport", transport]
+    args = ["tests.bench.gateway_proc", f"{fake.url}/v1", "--transport", transport, *extra]
     if what_if:
         args.append(f"--{what_if}")
     name = f"gateway-{variant.replace('+', '-')}{role}-for-{fake.name}"
@@ -229,6 +237,8 @@ def run(
                         measure_soak(targets, seconds=soak_seconds, settle=settings.settle)
                     )
                 figures |= {f"soak.{k}": v for k, v in soak.items()}
+            if "keys" in sections:
+                figures |= _keys(transports[0], fake, settings, cores, env, logs)
         if "faults" in sections:
             _progress(f"fault soak through {transports[0]} for {fault_seconds:g} s")
             figures |= _fault_soak(transports[0], settings, cores, env, logs, fault_seconds)
@@ -269,6 +279,29 @@ def run(
             _progress("prompt-cache reuse per turn on a real llama.cpp server")
             figures |= measure_prefix()
     return figures
+
+
+def _keys(
+    transport: str, fake: Child, settings: Settings, cores: Cores, env: dict[str, str], logs: Path
+) -> dict[str, float]:
+    """The same gateway without and with client keys, side by side."""
+    _progress(f"client keys through {transport}")
+    clients, key = client_key(logs)
+    with (
+        _gateway(transport, fake, cores, env, logs, "-plain") as plain,
+        _gateway(transport, fake, cores, env, logs, "-keys", ("--clients", str(clients))) as keyed,
+    ):
+        found = asyncio.run(
+            measure_keys(
+                Targets(fake.port, plain.port, plain.cpu_seconds, plain.pid),
+                Targets(fake.port, keyed.port, keyed.cpu_seconds, keyed.pid),
+                key,
+                reps=settings.latency_reps,
+                count=settings.latency_count,
+                total=settings.throughput_total,
+            )
+        )
+    return {f"keys.{k}": v for k, v in found.items()}
 
 
 def _fault_soak(

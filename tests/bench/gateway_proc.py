@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
-from gateway.config import BackendConfig, GatewayConfig
+from gateway.config import BackendConfig, GatewayConfig, TeamConfig
 from gateway.events import EventBus
 from gateway.logfile import attach_log_file
 from gateway.runner import GatewayServer
+from gateway.team.gate import TeamFiles
 from tests.bench.fake import MODEL
 from tests.bench.lifeline import stop_event
 
@@ -72,10 +74,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", default=MODEL, help="the backend's model")
     parser.add_argument("--faults", action="store_true", help="the fault run's short timeouts")
     parser.add_argument("--routing", action="store_true", help="every route and fallback set")
+    parser.add_argument(
+        "--clients",
+        metavar="PATH",
+        help="team mode: require the client keys listed in PATH (a clients.toml)",
+    )
     args = parser.parse_args(argv)
     bus = EventBus()
     config = bench_config(args.backend_url, args.model, args.faults, args.routing)
-    server = GatewayServer(config, bus=bus, transport=args.transport)
+    files = None
+    if args.clients:
+        config = config.model_copy(update={"team": TeamConfig(require_client_keys=True)})
+        files = TeamFiles(Path(args.clients))
+    server = GatewayServer(config, bus=bus, transport=args.transport, team_files=files)
     server.start()
     detach = attach_log_file(bus)
     stopped = stop_event()

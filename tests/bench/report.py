@@ -298,6 +298,17 @@ def render_report(figures: Figures, meta: Mapping[str, str], transports: Sequenc
             ["figure", "value"], [[k.removeprefix("review."), _fmt(figures[k], 3)] for k in review]
         )
     out += _prefix_table(figures)
+    keys = sorted(k for k in figures if k.startswith("keys."))
+    if keys:
+        out += [
+            "",
+            "client keys (team mode): the small request through the same gateway with a key "
+            "required, checked and charged against a limit, and without (medians; a ratio is "
+            "keys / plain)",
+        ]
+        out += _table(
+            ["figure", "value"], [[k.removeprefix("keys."), _fmt(figures[k], 3)] for k in keys]
+        )
     fakes = sorted(k for k in figures if k.startswith("fakes."))
     if fakes:
         out += [

@@ -80,6 +80,7 @@ def test_quick_run_reports_every_figure(tmp_path: Path) -> None:
     expected += [f"fakes.{f}.{k}" for f in ("lean", "fakebackend") for k in FAKE_FIGURES]
     expected += [f"review.{v}.{k}" for v in ("rules", "classifier") for k in REVIEW_FIGURES]
     expected += [f"routing.ratio.{k}" for k in ROUTING_FIGURES]
+    expected += [f"keys.{k}" for k in ("c1.p50_ratio", "c1.cpu_ratio", "c32.rps_ratio")]
     missing = [key for key in expected if key not in figures]
     assert not missing, f"figures missing from the JSON: {missing}"
     broken = {k: v for k, v in figures.items() if not math.isfinite(v)}

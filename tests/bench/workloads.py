@@ -79,8 +79,10 @@ def _pair(targets: Targets, body: dict[str, Any], path: str, headers: dict[str, 
     )
 
 
-def small_pair(targets: Targets, *, stream: bool = False) -> Pair:
-    return _pair(targets, {**SMALL, "stream": stream}, "/v1/messages", {})
+def small_pair(
+    targets: Targets, *, stream: bool = False, headers: dict[str, str] | None = None
+) -> Pair:
+    return _pair(targets, {**SMALL, "stream": stream}, "/v1/messages", headers or {})
 
 
 def fixture_request(name: str) -> tuple[dict[str, Any], str, dict[str, str]]:
@@ -156,10 +158,13 @@ def _median(rows: list[Figures]) -> Figures:
     return {key: statistics.median(row[key] for row in rows) for key in rows[0]}
 
 
-async def measure_latency(targets: Targets, *, reps: int, count: int) -> Figures:
-    """The small request at concurrency 1: p50 / p99 each, and their difference per repetition."""
+async def measure_latency(
+    targets: Targets, *, reps: int, count: int, headers: dict[str, str] | None = None
+) -> Figures:
+    """The small request at concurrency 1: p50 / p99 each, and their difference per repetition
+    (`headers`: sent to the gateway too, a client key)."""
     await set_mode(targets.fake_port, "text", 3)
-    pair = small_pair(targets)
+    pair = small_pair(targets, headers=headers)
     conns = await _Pairs.open(targets)
     try:
         await _series(conns.direct, pair.direct, count // 2, None, b"choices", "the backend")
@@ -193,11 +198,16 @@ def _spread(direct: list[float], gateway: list[float]) -> Figures:
 
 
 async def measure_throughput(
-    targets: Targets, *, reps: int, total: int, concurrency: int = 32
+    targets: Targets,
+    *,
+    reps: int,
+    total: int,
+    concurrency: int = 32,
+    headers: dict[str, str] | None = None,
 ) -> Figures:
     """The small request from `concurrency` connections at once: requests/s and latency."""
     await set_mode(targets.fake_port, "text", 3)
-    pair = small_pair(targets)
+    pair = small_pair(targets, headers=headers)
     await concurrent(targets.fake_port, pair.direct, concurrency=concurrency, total=total // 4)
     await concurrent(targets.gateway_port, pair.gateway, concurrency=concurrency, total=total // 4)
     rows: list[Figures] = []

@@ -108,6 +108,24 @@ def test_format_record_of_a_refusal_names_where_it_came_from() -> None:
     )
 
 
+def test_format_record_names_the_client_key_by_its_name() -> None:
+    record = RequestRecord(
+        request_id="r",
+        started_at=STARTED,
+        method="POST",
+        path="/v1/messages",
+        client="alice",
+        status=429,
+        request_class="refused",
+        error="client 'alice' has sent more than 2 requests this minute",
+        extra={"refused": True, "limit": "requests"},
+    )
+    assert format_record(record) == (
+        f"{stamp(STARTED)} POST /v1/messages client=alice refused sync 429 0ms "
+        "error=client 'alice' has sent more than 2 requests this minute"
+    )
+
+
 def test_format_record_is_one_line_whatever_the_error_says() -> None:
     record = full_record(error="backend said:\nTraceback\r\n  boom\u2028more\x1b[31m")
     line = format_record(record)

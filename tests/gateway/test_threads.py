@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+from collections.abc import Coroutine
+from typing import Any, TypeVar
 
 import orjson
 import pytest
@@ -19,6 +21,13 @@ from gateway.threads import (
     remember,
     thread_turn,
 )
+
+T = TypeVar("T")
+
+
+def run(work: Coroutine[Any, Any, T]) -> T:
+    return asyncio.run(work)
+
 
 TOOLS = [{"name": "weather", "input_schema": {"type": "object"}}]
 CREATE: dict[str, Any] = {
@@ -137,34 +146,34 @@ def test_a_continue_with_a_real_system_prompt_replaces_it() -> None:
 def test_threads_expire_five_minutes_after_their_last_use() -> None:
     clock = Clock()
     store = MemoryThreadStore(clock=clock)
-    store.put("msg_1", conversation_after(CREATE, REPLY))
+    run(store.put("msg_1", conversation_after(CREATE, REPLY)))
     clock.now += 299
-    assert store.get("msg_1") is not None  # a use: the five minutes start again
+    assert run(store.get("msg_1")) is not None  # a use: the five minutes start again
     clock.now += 299
-    assert store.get("msg_1") is not None
+    assert run(store.get("msg_1")) is not None
     clock.now += 301
-    assert store.get("msg_1") is None
+    assert run(store.get("msg_1")) is None
     assert len(store) == 0 and store.bytes == 0
 
 
 def test_the_store_is_bounded_by_count_and_bytes_least_recently_used_first() -> None:
     store = MemoryThreadStore(max_threads=3, max_bytes=10_000)
     for n in range(3):
-        store.put(f"msg_{n}", StoredThread({"messages": []}, 100))
-    store.get("msg_0")  # now the most recently used
-    store.put("msg_3", StoredThread({"messages": []}, 100))
-    assert store.get("msg_1") is None
-    assert all(store.get(f"msg_{n}") is not None for n in (0, 2, 3))
-    store.put("msg_big", StoredThread({"messages": []}, 9_950))
+        run(store.put(f"msg_{n}", StoredThread({"messages": []}, 100)))
+    run(store.get("msg_0"))  # now the most recently used
+    run(store.put("msg_3", StoredThread({"messages": []}, 100)))
+    assert run(store.get("msg_1")) is None
+    assert all(run(store.get(f"msg_{n}")) is not None for n in (0, 2, 3))
+    run(store.put("msg_big", StoredThread({"messages": []}, 9_950)))
     assert len(store) == 1 and store.bytes == 9_950
-    store.put("msg_huge", StoredThread({"messages": []}, 10_001))
-    assert store.get("msg_huge") is None and store.get("msg_big") is not None
+    run(store.put("msg_huge", StoredThread({"messages": []}, 10_001)))
+    assert run(store.get("msg_huge")) is None and run(store.get("msg_big")) is not None
 
 
 def test_an_unknown_thread_is_the_404_the_sdks_replay_on() -> None:
     store = MemoryThreadStore()
     with pytest.raises(ThreadNotFound) as caught:
-        lookup(store, ThreadTurn("continue", "msg_gone"))
+        run(lookup(store, ThreadTurn("continue", "msg_gone")))
     error = caught.value
     assert error.status == 404
     body = orjson.loads(error.body())
@@ -176,13 +185,21 @@ def test_an_unknown_thread_is_the_404_the_sdks_replay_on() -> None:
 
 def test_a_stored_turn_replaces_the_one_it_continued() -> None:
     store = MemoryThreadStore()
-    remember(store, "msg_1", CREATE, REPLY)
-    whole = expand_continue(lookup(store, ThreadTurn("continue", "msg_1")), {"messages": [RESULT]})
-    remember(
-        store, "msg_2", whole, {"content": [{"type": "text", "text": "sunny"}]}, replaces="msg_1"
+    run(remember(store, "msg_1", CREATE, REPLY))
+    whole = expand_continue(
+        run(lookup(store, ThreadTurn("continue", "msg_1"))), {"messages": [RESULT]}
     )
-    assert store.get("msg_1") is None
-    second = store.get("msg_2")
+    run(
+        remember(
+            store,
+            "msg_2",
+            whole,
+            {"content": [{"type": "text", "text": "sunny"}]},
+            replaces="msg_1",
+        )
+    )
+    assert run(store.get("msg_1")) is None
+    second = run(store.get("msg_2"))
     assert second is not None and len(second.fields["messages"]) == 4
     assert len(store) == 1 and store.bytes == second.size
 
@@ -190,18 +207,22 @@ def test_a_stored_turn_replaces_the_one_it_continued() -> None:
 def test_open_turn_gives_the_whole_request_and_what_the_record_says() -> None:
     store = MemoryThreadStore()
     plain = {"model": "m", "messages": []}
-    assert open_turn(store, plain) == (None, plain, [])
-    turn, whole, notes = open_turn(store, {**CREATE, "diagnostics": {"previous_message_id": "x"}})
+    assert run(open_turn(store, plain)) == (None, plain, [])
+    turn, whole, notes = run(
+        open_turn(store, {**CREATE, "diagnostics": {"previous_message_id": "x"}})
+    )
     assert turn == ThreadTurn("create") and "thread" not in whole and "diagnostics" not in whole
     assert notes == [
         "diagnostics dropped (the gateway has no prompt-cache report to give)",
         "thread create emulated: the gateway keeps the conversation",
     ]
-    remember(store, "msg_1", whole, REPLY)
+    run(remember(store, "msg_1", whole, REPLY))
     follow = {"thread": {"type": "continue", "previous_message_id": "msg_1"}, "messages": [RESULT]}
-    turn, whole, notes = open_turn(store, follow)
+    turn, whole, notes = run(open_turn(store, follow))
     assert turn == ThreadTurn("continue", "msg_1")
     assert whole["messages"][-1] == RESULT and whole["tools"] == TOOLS
     assert notes == ["thread continue emulated: 2 stored message(s) rebuilt from msg_1"]
     with pytest.raises(ThreadNotFound):
-        open_turn(store, {**follow, "thread": {"type": "continue", "previous_message_id": "x"}})
+        run(
+            open_turn(store, {**follow, "thread": {"type": "continue", "previous_message_id": "x"}})
+        )

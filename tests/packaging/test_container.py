@@ -177,3 +177,30 @@ def test_the_container_command_serves_and_its_health_check_passes(config_file: P
         server.wait(30)
         if server.stdout is not None:
             server.stdout.close()
+
+
+TEAM_COMPOSE = REPO / "compose.team.yaml"
+
+
+def test_the_team_compose_file_is_valid_and_its_replicas_share_redis() -> None:
+    done = subprocess.run(
+        [tool("check-jsonschema"), "--builtin-schema", "vendor.compose-spec", str(TEAM_COMPOSE)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    from gateway.config import GatewayConfig
+
+    team: dict[Any, Any] = YAML(typ="safe").load(TEAM_COMPOSE.read_text(encoding="utf-8"))
+    config = GatewayConfig.model_validate(
+        tomllib.loads(team["configs"]["lmgate-team-config"]["content"])
+    )
+    assert config.team.require_client_keys and config.backends[0].kind == "vllm"
+    service = team["services"]["lmgate"]
+    assert "--redis=redis://redis:6379/0" in service["command"]
+    assert service["deploy"]["replicas"] > 1 and "ports" not in service
+    assert "./team:/etc/lmgate" in service["volumes"]
+    nginx = team["configs"]["nginx-config"]["content"]
+    # Compose turns $$ into $: nginx passes the client's Host, which the gateway checks.
+    assert "proxy_set_header Host $$http_host;" in nginx and "proxy_buffering off;" in nginx

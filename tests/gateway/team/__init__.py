@@ -1,0 +1,1 @@
+"""Team mode: client keys, limits, usage, metrics, and replicas sharing a Redis."""
