@@ -22,6 +22,7 @@ import orjson
 from gateway.backends.presets import normalise_base_url
 from gateway.config import BackendConfig, Timeouts
 from gateway.errors import GatewayError, Overloaded, UpstreamError, UpstreamTimeout
+from gateway.upstream import tls
 from gateway.upstream.errors import map_backend_error, unreachable
 
 __all__ = ["Transport", "Upstream"]
@@ -76,7 +77,7 @@ class Upstream:
             from httpx_aiohttp import AiohttpTransport
 
             self.transport: httpx.AsyncBaseTransport = AiohttpTransport(
-                limits=limits, trust_env=False
+                verify=tls.for_url(self.base_url), limits=limits, trust_env=False
             )
             self.client = httpx.AsyncClient(
                 transport=self.transport,
@@ -86,7 +87,9 @@ class Upstream:
                 trust_env=False,
             )
         else:
-            self.transport = httpx.AsyncHTTPTransport(limits=limits, trust_env=False)
+            self.transport = httpx.AsyncHTTPTransport(
+                verify=tls.for_url(self.base_url), limits=limits, trust_env=False
+            )
             self.client = httpx.AsyncClient(
                 transport=self.transport,
                 timeout=timeout,
