@@ -222,9 +222,6 @@ def run(
                         measure_soak(targets, seconds=soak_seconds, settle=settings.settle)
                     )
                 figures |= {f"soak.{k}": v for k, v in soak.items()}
-        if "faults" in sections:
-            _progress(f"fault soak through {transports[0]} for {fault_seconds:g} s")
-            figures |= _fault_soak(transports[0], settings, cores, env, logs, fault_seconds)
             if "desktop" in sections:
                 _progress("desktop app")
                 desktop = measure_desktop(
@@ -250,6 +247,9 @@ def run(
                     env=env,
                 )
                 figures |= {f"coldstart.{k}": v for k, v in cold.items()}
+        if "faults" in sections:
+            _progress(f"fault soak through {transports[0]} for {fault_seconds:g} s")
+            figures |= _fault_soak(transports[0], settings, cores, env, logs, fault_seconds)
         if "tokens" in sections:
             _progress("token counter against the reference")
             figures |= {f"tokens.{k}": v for k, v in measure_tokens(settings.token_runs).items()}
