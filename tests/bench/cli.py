@@ -22,6 +22,7 @@ import orjson
 from tests.bench.coldstart import measure_cold_start
 from tests.bench.desktop import measure_desktop, measure_desktop_browse
 from tests.bench.faults import measure_faults
+from tests.bench.features import PAGES, measure_features
 from tests.bench.load import measure_soak, measure_streams64
 from tests.bench.processes import Child, Cores, bench_env, plan_cores, spawn
 from tests.bench.report import render_report
@@ -51,8 +52,9 @@ SECTIONS = (
     "tokens",
     "fakes",
     "review",
+    "features",
 )
-FLOWS = ("latency", "throughput", "stream", "fixtures", "streams64")
+FLOWS = ("latency", "throughput", "stream", "fixtures", "streams64", "features")
 TRANSPORTS = ("aiohttp", "httpx")
 SOAK_SECONDS = 120.0
 # The fault soak: ten minutes for the real figure (issue #11), seconds for --quick.
@@ -81,10 +83,15 @@ class Settings:
     fault_samples: int
     # Tool-call turns per variant in the review section (a multiple of 5).
     review_turns: int = 50
+    # The features section: rounds, and requests per side in each round.
+    feature_reps: int = 5
+    feature_count: int = 40
 
 
 FULL = Settings(7, 200, 5, 3200, 30, 15, 5, 10.0, 250, 2.0, 7, 500)
-QUICK = Settings(3, 40, 2, 320, 3, 2, 1, 1.0, 50, 0.5, 2, 100, review_turns=10)
+QUICK = Settings(
+    3, 40, 2, 320, 3, 2, 1, 1.0, 50, 0.5, 2, 100, review_turns=10, feature_reps=2, feature_count=5
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -171,6 +178,10 @@ async def _workloads(
             elif section == "throughput":
                 result = await measure_throughput(
                     targets, reps=settings.throughput_reps, total=settings.throughput_total
+                )
+            elif section == "features":
+                result = await measure_features(
+                    targets, reps=settings.feature_reps, count=settings.feature_count
                 )
             elif section == "stream":
                 result = await measure_stream(
@@ -352,6 +363,14 @@ def _meta(
         meta["64 paced streams"] = (
             f"{settings.streams64_chunks} chunks each, 20 ms apart (a model at 50 tokens/s), "
             "all sent at once, to the backend and then through the gateway; RSS read every 50 ms"
+        )
+    if "features" in sections:
+        meta["features"] = (
+            "each feature against the same request without it, through the gateway process "
+            "(medians, interleaved rounds): rules = auto mode's rules layer reviewing a tool "
+            "call (safeguards; no review model asked); thread = a thread continue of 8 "
+            "exchanges against the whole conversation sent; pdf = a "
+            f"{PAGES}-page PDF document, read for the first time and resent (read once)"
         )
     if "soak" in sections:
         meta["soak"] = soak
