@@ -47,7 +47,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return cli.main(["serve"])
-    # Qt is loaded only here, for the desktop app.
+    # Qt is loaded only here, for the desktop app; PySide6's import hook is told first not to
+    # keep every module's source (app/feature_hook.py: ~22 MB).
+    from app.feature_hook import quiet
+
+    quiet()
     from app.main import run
 
     return run()

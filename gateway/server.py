@@ -78,6 +78,10 @@ def create_app(
             await team.stop()
 
     app = FastAPI(
+        # FastAPI's native OpenTelemetry asks the global providers on every request whether
+        # anyone listens (~2 % of a small request's CPU); the gateway's telemetry is its
+        # request records.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
         title="LM Gate",
         version=__version__,
         lifespan=lifespan,

@@ -126,8 +126,19 @@ async def list_models(request: Request) -> Response:
     )
 
 
-@router.get("/v1/models/{model_id:path}")
-async def get_model(model_id: str, request: Request) -> Response:
+# The id is read from the path, not declared as a typed parameter: a typed parameter is a
+# pydantic field, and building one makes FastAPI import pydantic.v1 (~2.5 MB) to rule out a v1
+# model. The schema still lists the parameter.
+_MODEL_ID = {
+    "parameters": [
+        {"name": "model_id", "in": "path", "required": True, "schema": {"type": "string"}}
+    ]
+}
+
+
+@router.get("/v1/models/{model_id:path}", openapi_extra=_MODEL_ID)
+async def get_model(request: Request) -> Response:
+    model_id: str = request.path_params["model_id"]
     for entry in model_entries(_state(request)):
         if entry["id"] == model_id:
             return _json(entry)

@@ -18,7 +18,7 @@ from gateway.api.hops import Hop, Hops
 from gateway.api.plan import counts_prompt, make_plan, swap_warning
 from gateway.api.record import RecordDraft, new_id, redact_headers
 from gateway.api.relay import FixedAnswer, MessagesRelay
-from gateway.api.reviewer import reviewer_for, without_safeguards
+from gateway.api.safeguards import wants_review, without_safeguards
 from gateway.api.state import GatewayState
 from gateway.api.targets import targets_for
 from gateway.backends.catalogue import CatalogueSnapshot
@@ -88,7 +88,12 @@ async def create_message(request: Request) -> Response | MessagesRelay | FixedAn
         if config.capture_bodies and len(body) <= config.capture_max_bytes:
             draft.request_body = redacted_request(req)
             draft.extra["headers"] = redact_headers(headers)
-        review = reviewer_for(req, state, draft)
+        review = None
+        if wants_review(req):
+            # Auto mode's rules and classifier are loaded with the first request that asks.
+            from gateway.api.reviewer import reviewer_for
+
+            review = reviewer_for(req, state, draft)
         req, raw, client_headers = without_safeguards(req, raw, request.headers)
         if is_web_search_request(req):
             draft.route_rule = draft.request_class = "web-search"

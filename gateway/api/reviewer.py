@@ -29,6 +29,7 @@ import orjson
 
 from gateway.api.plan import make_plan
 from gateway.api.record import RecordDraft, new_id
+from gateway.api.safeguards import BETA, without_safeguards
 from gateway.api.state import GatewayState
 from gateway.config import ReviewConfig
 from gateway.errors import GatewayError, PromptTooLong, UpstreamTimeout
@@ -63,30 +64,9 @@ __all__ = [
     "without_safeguards",
 ]
 
-BETA = "dangerous-tool-use-2026-09-03"
 # Classify(system, user, ids) → a verdict per id (or raises: the reviewer maps the failure).
 Classify = Callable[[str, str, Sequence[str]], Awaitable[dict[str, Verdict]]]
 _FINAL = ("message_delta", "message_stop")
-
-
-def without_safeguards(
-    req: MessagesRequest, raw: dict[str, Any], headers: Mapping[str, str]
-) -> tuple[MessagesRequest, dict[str, Any], dict[str, str]]:
-    """The request as a backend gets it: no `safeguards`, no `dangerous-tool-use` beta. The
-    gateway answers the review itself for every backend, native ones included (a local server
-    refuses the field, and the verdicts must be keyed by the tool ids the client receives)."""
-    out_headers = dict(headers)
-    beta = out_headers.get("anthropic-beta")
-    if beta is not None:
-        kept = [b for b in beta.split(",") if b.strip() and b.strip() != BETA]
-        if kept:
-            out_headers["anthropic-beta"] = ",".join(kept)
-        else:
-            del out_headers["anthropic-beta"]
-    if "safeguards" not in raw and "safeguards" not in req:
-        return req, raw, out_headers
-    stripped: Any = {k: v for k, v in req.items() if k != "safeguards"}
-    return stripped, {k: v for k, v in raw.items() if k != "safeguards"}, out_headers
 
 
 @dataclass

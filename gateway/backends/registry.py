@@ -34,6 +34,7 @@ from gateway.config import BackendConfig, GatewayConfig
 from gateway.errors import BackendUnavailable, GatewayError, NotFound
 from gateway.events import Bus
 from gateway.routing import ModelIndex
+from gateway.upstream import tls
 from gateway.upstream.client import Transport, Upstream
 from gateway.upstream.errors import unreachable
 
@@ -192,8 +193,17 @@ class Registry:
             self._refreshing = asyncio.Lock()
         async with self._refreshing:
             if self._client is None:
+                # Probes mostly go to local http:// servers: the verifying TLS context is only
+                # loaded once a remote backend is probed (gateway/upstream/tls.py).
+                https = tls.LazyTransport(
+                    lambda: httpx.AsyncHTTPTransport(verify=tls.verified(), trust_env=False)
+                )
                 self._client = httpx.AsyncClient(
-                    timeout=probe_timeout(), trust_env=False, headers={"user-agent": "lmgate"}
+                    timeout=probe_timeout(),
+                    trust_env=False,
+                    headers={"user-agent": "lmgate"},
+                    verify=tls.plain(),
+                    mounts={"https://": https},
                 )
             await asyncio.gather(
                 *(self._refresh_configured(e) for e in self._configured if e.active),

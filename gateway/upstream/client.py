@@ -22,6 +22,7 @@ import orjson
 from gateway.backends.presets import normalise_base_url
 from gateway.config import BackendConfig, Timeouts
 from gateway.errors import GatewayError, Overloaded, UpstreamError, UpstreamTimeout
+from gateway.upstream import tls
 from gateway.upstream.errors import map_backend_error, unreachable
 
 __all__ = ["Transport", "Upstream"]
@@ -76,7 +77,7 @@ class Upstream:
             from httpx_aiohttp import AiohttpTransport
 
             self.transport: httpx.AsyncBaseTransport = AiohttpTransport(
-                limits=limits, trust_env=False
+                verify=tls.for_url(self.base_url), limits=limits, trust_env=False
             )
             self.client = httpx.AsyncClient(
                 transport=self.transport,
@@ -86,7 +87,9 @@ class Upstream:
                 trust_env=False,
             )
         else:
-            self.transport = httpx.AsyncHTTPTransport(limits=limits, trust_env=False)
+            self.transport = httpx.AsyncHTTPTransport(
+                verify=tls.for_url(self.base_url), limits=limits, trust_env=False
+            )
             self.client = httpx.AsyncClient(
                 transport=self.transport,
                 timeout=timeout,
@@ -95,6 +98,8 @@ class Upstream:
                 params=dict(params or {}),
                 trust_env=False,
             )
+        self._targets: dict[str, httpx.URL] = {}
+        self._extensions = {"timeout": timeout.as_dict()}
 
     async def aclose(self) -> None:
         await self.client.aclose()
@@ -150,8 +155,22 @@ class Upstream:
         finally:
             await response.aclose()
 
+    def _request(self, url: str, content: bytes, headers: dict[str, str]) -> httpx.Request:
+        """What `client.build_request("POST", …)` builds, with the URL (base URL and query
+        params merged) parsed once per path: 18 µs a request instead of 30, most of it parsing."""
+        target = self._targets.get(url)
+        if target is None:
+            target = self.client.build_request("POST", url).url
+            if len(self._targets) < 64:  # a handful of paths per backend; bounded all the same
+                self._targets[url] = target
+        merged = self.client.headers.copy()
+        merged.update(headers)
+        return httpx.Request(
+            "POST", target, headers=merged, content=content, extensions=self._extensions
+        )
+
     async def _open(self, url: str, content: bytes, headers: dict[str, str]) -> httpx.Response:
-        request = self.client.build_request("POST", url, content=content, headers=headers)
+        request = self._request(url, content, headers)
         try:
             # Straight to the transport: the client's redirect, auth and cookie handling cost
             # ~15% of the gateway's CPU per request, and a backend's POST must not be redirected.

@@ -22,6 +22,7 @@ import orjson
 from tests.bench.coldstart import measure_cold_start
 from tests.bench.desktop import measure_desktop, measure_desktop_browse
 from tests.bench.faults import measure_faults
+from tests.bench.features import PAGES, measure_features
 from tests.bench.keys import client_key, measure_keys
 from tests.bench.load import measure_soak, measure_streams64
 from tests.bench.prefix import measure_prefix
@@ -56,10 +57,11 @@ SECTIONS = (
     "prefix",
     "routing",
     "keys",
+    "features",
 )
 # Sections that only run when asked for (--only): prefix needs the live suite's llama.cpp build.
 ON_REQUEST = ("prefix",)
-FLOWS = ("latency", "throughput", "stream", "fixtures", "streams64")
+FLOWS = ("latency", "throughput", "stream", "fixtures", "streams64", "features")
 TRANSPORTS = ("aiohttp", "httpx")
 SOAK_SECONDS = 120.0
 # The fault soak: ten minutes for the real figure (issue #11), seconds for --quick.
@@ -88,10 +90,15 @@ class Settings:
     fault_samples: int
     # Tool-call turns per variant in the review section (a multiple of 5).
     review_turns: int = 50
+    # The features section: rounds, and requests per side in each round.
+    feature_reps: int = 5
+    feature_count: int = 40
 
 
 FULL = Settings(7, 200, 5, 3200, 30, 15, 5, 10.0, 250, 2.0, 7, 500)
-QUICK = Settings(3, 40, 2, 320, 3, 2, 1, 1.0, 50, 0.5, 2, 100, review_turns=10)
+QUICK = Settings(
+    3, 40, 2, 320, 3, 2, 1, 1.0, 50, 0.5, 2, 100, review_turns=10, feature_reps=2, feature_count=5
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -179,6 +186,10 @@ async def _workloads(
                 result = await measure_throughput(
                     targets, reps=settings.throughput_reps, total=settings.throughput_total
                 )
+            elif section == "features":
+                result = await measure_features(
+                    targets, reps=settings.feature_reps, count=settings.feature_count
+                )
             elif section == "stream":
                 result = await measure_stream(
                     targets, reps=settings.stream_reps, fake_cpu=fake.cpu_seconds
@@ -239,9 +250,6 @@ def run(
                 figures |= {f"soak.{k}": v for k, v in soak.items()}
             if "keys" in sections:
                 figures |= _keys(transports[0], fake, settings, cores, env, logs)
-        if "faults" in sections:
-            _progress(f"fault soak through {transports[0]} for {fault_seconds:g} s")
-            figures |= _fault_soak(transports[0], settings, cores, env, logs, fault_seconds)
             if "desktop" in sections:
                 _progress("desktop app")
                 desktop = measure_desktop(
@@ -267,6 +275,9 @@ def run(
                     env=env,
                 )
                 figures |= {f"coldstart.{k}": v for k, v in cold.items()}
+        if "faults" in sections:
+            _progress(f"fault soak through {transports[0]} for {fault_seconds:g} s")
+            figures |= _fault_soak(transports[0], settings, cores, env, logs, fault_seconds)
         if "tokens" in sections:
             _progress("token counter against the reference")
             figures |= {f"tokens.{k}": v for k, v in measure_tokens(settings.token_runs).items()}
@@ -427,6 +438,14 @@ def _meta(
         meta["64 paced streams"] = (
             f"{settings.streams64_chunks} chunks each, 20 ms apart (a model at 50 tokens/s), "
             "all sent at once, to the backend and then through the gateway; RSS read every 50 ms"
+        )
+    if "features" in sections:
+        meta["features"] = (
+            "each feature against the same request without it, through the gateway process "
+            "(medians, interleaved rounds): rules = auto mode's rules layer reviewing a tool "
+            "call (safeguards; no review model asked); thread = a thread continue of 8 "
+            "exchanges against the whole conversation sent; pdf = a "
+            f"{PAGES}-page PDF document, read for the first time and resent (read once)"
         )
     if "soak" in sections:
         meta["soak"] = soak

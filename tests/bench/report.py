@@ -258,7 +258,7 @@ def render_report(figures: Figures, meta: Mapping[str, str], transports: Sequenc
             # The one column is named by the prefix, so the lambda binds no loop variable.
             rows = _headline_rows(headlines, lambda h, c: figures.get(f"{c}.{h.key}"), [prefix])
             out += _table([title, "value", "target", "best peer"], rows)
-    for section in ("latency", "throughput", "stream", "fixtures", "streams64"):
+    for section in ("latency", "throughput", "stream", "fixtures", "streams64", "features"):
         keys = sorted({k.split(".", 2)[2] for k in figures if k.split(".")[1:2] == [section]})
         if not keys:
             continue

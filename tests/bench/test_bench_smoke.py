@@ -32,6 +32,8 @@ ROUTING_FIGURES = (
     "throughput.gateway_p50_ms",
     "throughput.gateway_rps",
 )
+FEATURES = ("rules", "thread", "pdf_first_read", "pdf_resent")
+FEATURE_FIGURES = ("plain_ms", "with_ms", "added_ms", "ratio")
 
 
 def _args(*argv: str) -> argparse.Namespace:
@@ -81,15 +83,22 @@ def test_quick_run_reports_every_figure(tmp_path: Path) -> None:
     expected += [f"review.{v}.{k}" for v in ("rules", "classifier") for k in REVIEW_FIGURES]
     expected += [f"routing.ratio.{k}" for k in ROUTING_FIGURES]
     expected += [f"keys.{k}" for k in ("c1.p50_ratio", "c1.cpu_ratio", "c32.rps_ratio")]
+    expected += [
+        f"{t}.features.{f}.{k}"
+        for t in ("aiohttp", "httpx")
+        for f in FEATURES
+        for k in FEATURE_FIGURES
+    ]
+    expected += [f"{t}.features.pdf_first_read.per_page_ms" for t in ("aiohttp", "httpx")]
     missing = [key for key in expected if key not in figures]
     assert not missing, f"figures missing from the JSON: {missing}"
     broken = {k: v for k, v in figures.items() if not math.isfinite(v)}
     assert not broken
     assert figures["aiohttp.throughput.gateway_rps"] > 0
     assert figures["coldstart.python_m_gateway.idle_rss_mb"] > 10
-    # The BPE tables are ~130 MB: a count_tokens call must show them loaded.
+    # The BPE tables are ~28 MB: a count_tokens call must show them loaded.
     tokens = figures["coldstart.python_m_gateway.tokens_rss_mb"]
-    assert tokens > figures["coldstart.python_m_gateway.idle_rss_mb"] + 50
+    assert tokens > figures["coldstart.python_m_gateway.idle_rss_mb"] + 20
     for transport in ("aiohttp", "httpx"):
         assert figures[f"{transport}.streams64.valid_streams"] == 64
         before = figures[f"{transport}.streams64.rss_before_mb"]
@@ -97,6 +106,9 @@ def test_quick_run_reports_every_figure(tmp_path: Path) -> None:
     assert figures["soak.requests"] > 0
     assert figures["soak.errors"] == 0
     assert figures["desktop.clean_exit"] == 1
+    # A first read of a PDF costs more than the same PDF resent (read once, by content).
+    first = figures["aiohttp.features.pdf_first_read.added_ms"]
+    assert first > figures["aiohttp.features.pdf_resent.added_ms"]
     assert figures["desktop.idle_rss_mb"] > figures["coldstart.python_m_gateway.idle_rss_mb"]
     labels = [h.label for h in (*HEADLINES, *COLD, *DESKTOP, *SOAK)]
     for line in [*labels, "load average", "bytecode", "64 paced streams", "soak"]:
