@@ -262,8 +262,9 @@ class StreamTranslator:
         self._has_content = True
         if tool.id is None and call.get("id"):
             tool.id = call["id"]
-        if tool.name is None and function.get("name"):
-            tool.name = function["name"]
+        name = function.get("name")
+        if tool.name is None and name and isinstance(name, str):
+            tool.name = name
         if arguments and isinstance(arguments, str):
             tool.arguments.append(arguments)
         if tool.block is None:
@@ -287,11 +288,8 @@ class StreamTranslator:
             self._tool_json(tool.block, arguments, events)
 
     def _tool_json(self, index: int, partial: str, events: list[Event]) -> None:
+        """Arguments are held until the call's block closes (see `_close_tool`)."""
         self._parts[index].append(partial)
-        delta = {"type": "input_json_delta", "partial_json": partial}
-        events.append(
-            ("content_block_delta", {"type": "content_block_delta", "index": index, "delta": delta})
-        )
 
     def _open_block(self, block: dict[str, Any], events: list[Event]) -> None:
         self._close(events)
@@ -317,21 +315,32 @@ class StreamTranslator:
                     {"type": "content_block_delta", "index": index, "delta": _SIGNATURE_DELTA},
                 )
             )
+        elif self._open == "tool_use":
+            self._close_tool(index, events)
         self._open = None
         events.append(("content_block_stop", {"type": "content_block_stop", "index": index}))
+
+    def _close_tool(self, index: int, events: list[Event]) -> None:
+        """A call's arguments, read (and repaired where a light repair can) once whole, as one
+        input_json_delta of a JSON object: what Anthropic's API streams without the
+        fine-grained tool streaming beta, so a client never has input it cannot parse (a model
+        that wrote `{"a": 1,}` or `0` would otherwise fail the client's whole turn)."""
+        tool_input, note = parse_arguments("".join(self._parts[index]))
+        if note is not None:
+            self._warnings.append(
+                f"tool call {self._blocks[index]['name']}: arguments were not clean JSON ({note})"
+            )
+        text = orjson.dumps(tool_input).decode()
+        self._parts[index] = [text]
+        delta = {"type": "input_json_delta", "partial_json": text}
+        events.append(
+            ("content_block_delta", {"type": "content_block_delta", "index": index, "delta": delta})
+        )
 
     def _check_arguments(self) -> None:
         for key, tool in self._tools.items():
             if tool.block is None:
                 self._warnings.append(f"tool call {key} never got a name; it was dropped")
-        for block, parts in zip(self._blocks, self._parts, strict=True):
-            if block["type"] == "tool_use":
-                _, note = parse_arguments("".join(parts))
-                if note is not None:
-                    self._warnings.append(
-                        f"tool call {block['name']}: arguments were not clean JSON ({note});"
-                        " streamed as received"
-                    )
 
 
 _MESSAGE_KEYS = frozenset(

@@ -65,7 +65,8 @@ POINTS: dict[str, tuple[Reply, Callable[[bytes], bool] | None]] = {
     "after message_start": (Stall(LONG), lambda got: b"event: message_start" in got),
     "inside a tool_use block": (
         SilenceAfter(4, LONG, ToolCalls([CALL], chunks=6)),
-        lambda got: b'"input_json_delta"' in got,
+        # Its arguments come whole when the block ends: leave once the block has started.
+        lambda got: b'"type":"tool_use"' in got,
     ),
     # All the text is out; the backend has not said that it finished.
     "after the last block": (

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import orjson
 import pytest
 
 from gateway.errors import UpstreamError
@@ -128,18 +129,17 @@ EXPECTED: dict[str, list[Event]] = {
         text(0, " that."),
         close(0),
         open_tool(1, "toolu_0a1b2c3d_1", "Bash"),
-        args(1, '{"command":'),
-        args(1, ' "echo hi"}'),
+        args(1, '{"command":"echo hi"}'),
         close(1),
         *end("tool_use", usage(1200, 21)),
     ],
     "parallel_tools": [
         start(),
         open_tool(0, "toolu_0a1b2c3d_0", "Read"),
-        args(0, '{"file_path": "/tmp/a.txt"}'),
+        args(0, '{"file_path":"/tmp/a.txt"}'),
         close(0),
         open_tool(1, "toolu_0a1b2c3d_1", "Read"),
-        args(1, '{"file_path": "/tmp/b.txt"}'),
+        args(1, '{"file_path":"/tmp/b.txt"}'),
         close(1),
         *end("tool_use", usage(2048, 40)),
     ],
@@ -179,7 +179,7 @@ EXPECTED: dict[str, list[Event]] = {
     "args_many_chunks": [
         start(),
         open_tool(0, "toolu_0a1b2c3d_0", "Bash"),
-        *(args(0, piece) for piece in chunks._PIECES),
+        args(0, orjson.dumps(orjson.loads("".join(chunks._PIECES))).decode()),
         close(0),
         *end("tool_use", usage(900, 30)),
     ],
@@ -379,10 +379,10 @@ def test_tool_name_after_id_waits_for_the_name() -> None:
     assert translator.feed(llama_cpp(first)) == []
     assert translator.has_content
     second = {"tool_calls": [{"index": 0, "function": {"name": "Bash", "arguments": ": 1}"}}]}
-    assert translator.feed(llama_cpp(second)) == [
-        open_tool(0, "toolu_0a1b2c3d_0", "Bash"),
-        args(0, '{"a": 1}'),
-    ]
+    assert translator.feed(llama_cpp(second)) == [open_tool(0, "toolu_0a1b2c3d_0", "Bash")]
+    # The arguments, whole and read, when the block ends.
+    assert translator.feed(llama_cpp({}, "tool_calls")) == []
+    assert translator.finish()[:2] == [args(0, '{"a":1}'), close(0)]
 
 
 def test_tool_call_without_id_gets_one() -> None:
@@ -433,10 +433,10 @@ def test_late_delta_for_a_closed_tool_is_kept_out_with_a_warning() -> None:
     assert events == [
         start(),
         open_tool(0, "toolu_0a1b2c3d_0", "Read"),
-        args(0, '{"file_path": "/a"}'),
+        args(0, '{"file_path":"/a"}'),
         close(0),
         open_tool(1, "toolu_0a1b2c3d_1", "Read"),
-        args(1, '{"file_path": "/b"}'),
+        args(1, '{"file_path":"/b"}'),
         close(1),
         *end("tool_use", usage(0, 0)),
     ]
@@ -461,18 +461,15 @@ def test_text_between_tool_deltas_closes_the_tool() -> None:
     assert events[:7] == [
         start(),
         open_tool(0, "toolu_0a1b2c3d_0", "Bash"),
-        args(0, '{"a":'),
+        args(0, '{"_raw_arguments":"{\\"a\\":"}'),
         close(0),
         open_text(1),
         text(1, "oops"),
         close(1),
     ]
     assert len(translator.warnings) == 2
-    assert "continued after its block was closed" in translator.warnings[0]
-    assert (
-        translator.warnings[1]
-        == "tool call Bash: arguments were not clean JSON (unreadable); streamed as received"
-    )
+    assert translator.warnings[0] == "tool call Bash: arguments were not clean JSON (unreadable)"
+    assert "continued after its block was closed" in translator.warnings[1]
 
 
 def test_one_chunk_with_reasoning_content_and_a_tool_call() -> None:
@@ -739,3 +736,27 @@ def _per_chunk(stream: list[dict[str, Any]]) -> float:
     for chunk in stream:
         translator.feed(chunk)
     return (time.perf_counter() - begin) / len(stream)
+
+
+@pytest.mark.parametrize(
+    ("function", "tool_input"),
+    [
+        ({"name": "Bash", "arguments": "0"}, {"_raw_arguments": "0"}),
+        ({"name": "Bash", "arguments": ":"}, {"_raw_arguments": ":"}),
+        ({"name": "Bash", "arguments": '{"command": "ls",}'}, {"command": "ls"}),
+        ({"name": [None], "arguments": ""}, None),
+    ],
+    ids=["a-number", "not-json", "trailing-comma", "name-not-a-string"],
+)
+def test_arguments_reach_the_client_as_one_json_object(
+    function: dict[str, Any], tool_input: dict[str, Any] | None
+) -> None:
+    """Found by the fuzz test: whatever a backend streams as a call's arguments, the client gets
+    a JSON object it can parse (repaired, or the raw text kept under `_raw_arguments` so the tool
+    fails loudly), and a call whose name is not a string is dropped, not opened nameless."""
+    events, translator = run(
+        [llama_cpp({"tool_calls": [{"index": 0, "function": function}]}, "stop")]
+    )
+    assert_valid_stream(events)
+    content = translator.message()["content"]
+    assert content == ([] if tool_input is None else [{**content[0], "input": tool_input}])
