@@ -410,6 +410,9 @@ def serve_forever(
         if known:
             # A console may be logged (a container's, a terminal's scrollback): never the token.
             env["ANTHROPIC_AUTH_TOKEN"] = "<the gateway token: `lmgate token` prints it>"
+        team = server.app_state.team if server.app_state is not None else None
+        if team is not None and team.enforced():
+            env["ANTHROPIC_AUTH_TOKEN"] = "<your client key: `lmgate clients add NAME` prints it>"
         print(render(env, default_shell()), file=out, flush=True)
         while not stopping:
             time.sleep(0.2)

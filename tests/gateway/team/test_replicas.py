@@ -177,3 +177,7 @@ def test_replicas_share_threads_budgets_and_usage(
     printed = "\n".join(console)
     assert "client=alice" in printed and "client=carol" in printed
     assert alice not in printed and carol not in printed
+    # The export line asks for the person's own key, not the gateway token nobody may use.
+    assert (
+        "ANTHROPIC_AUTH_TOKEN='<your client key: `lmgate clients add NAME` prints it>'" in printed
+    )
