@@ -70,6 +70,14 @@ class RequestRecord:
     # Every target tried, in order, when there was more than one way to serve the request.
     attempts: Sequence[Attempt] = ()
 
+    @property
+    def served_by(self) -> str:
+        """"backend/model" that answered, else the model the client asked for: what usage is
+        counted under."""
+        if self.backend and self.backend_model:
+            return f"{self.backend}/{self.backend_model}"
+        return self.client_model or "?"
+
 
 class Bus(Generic[T]):
     """Thread-safe fan-out. Subscribers run on the publishing thread and must be quick (the GUI

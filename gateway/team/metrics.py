@@ -37,11 +37,7 @@ class Metrics:
     def add(self, record: RequestRecord) -> None:
         if record.path != "/v1/messages":
             return
-        model = (
-            f"{record.backend}/{record.backend_model}"
-            if record.backend and record.backend_model
-            else record.client_model or "?"
-        )
+        model = record.served_by
         counts = self._counts[(record.client or _NO_CLIENT, model)]
         counts[0] += 1
         counts[1] += record.status >= 400 or record.status == 0

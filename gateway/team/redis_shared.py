@@ -120,11 +120,7 @@ class RedisLedger:
     async def add(self, record: RequestRecord) -> None:
         if record.path != "/v1/messages":
             return
-        model = (
-            f"{record.backend}/{record.backend_model}"
-            if record.backend and record.backend_model
-            else record.client_model or "?"
-        )
+        model = record.served_by
         key = f"{PREFIX}usage:{_hour(record.started_at)}"
         base = f"{record.client or ''}{_SEP}{model}{_SEP}"
         values = (
