@@ -1,4 +1,5 @@
-"""The heap trimmer: a trim when resident memory has grown past the threshold, none otherwise."""
+"""The heap trimmer: a trim at the start, then one whenever resident memory has grown past the
+threshold, none otherwise."""
 
 from __future__ import annotations
 
@@ -25,13 +26,13 @@ class _Done(Exception):
     pass
 
 
-def test_a_trim_only_after_growth(monkeypatch: pytest.MonkeyPatch) -> None:
-    readings = [100, 101, 103, 200, 120, 121, 122]  # MB, one per reading
+def test_a_trim_at_the_start_then_only_after_growth(monkeypatch: pytest.MonkeyPatch) -> None:
+    readings = [100, 100, 100.5, 101, 130, 120, 120.5, 120.8]  # MB, one per reading
 
     def reading() -> int:
         if not readings:
             raise _Done
-        return readings.pop(0) * 2**20
+        return int(readings.pop(0) * 2**20)
 
     trimmed: list[int] = []
 
@@ -42,14 +43,15 @@ def test_a_trim_only_after_growth(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(memory, "resident_bytes", reading)
     monkeypatch.setattr(memory, "malloc_trim", trim)
     monkeypatch.setattr(memory, "_TRIM", lambda: 1)
-    trimmer = HeapTrimmer(every=0.001, threshold=4 * 2**20)
+    trimmer = HeapTrimmer(every=0.001)  # the default threshold: 1 MB
 
     async def run() -> None:
         with pytest.raises(_Done):
             await trimmer.run()
 
     asyncio.run(run())
-    # 100 (`available`), 101 the baseline, 103: no; 200: a trim, after which 120 is the
-    # baseline; 121, 122: no.
-    assert trimmed == [1]
+    # 100 (`available`); a trim at the start, after which 100 is the baseline; 100.5, 101: no
+    # (1 MB is not more than the threshold); 130: a trim, after which 120 is the baseline;
+    # 120.5, 120.8: no.
+    assert trimmed == [1, 1]
     assert trimmer.trims == 1
