@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import threading
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import psutil
@@ -138,19 +139,21 @@ def test_ten_thousand_requests_keep_the_table_and_memory_bounded(
     bus, log = desktop.controller.bus, desktop.log
     process = psutil.Process()
 
-    def publish(first: int, count: int) -> None:
-        def send() -> None:
-            for n in range(first, first + count):
-                bus.publish(record(n))
+    def publish(first: int, count: int, batch: int = 500) -> None:
+        # From another thread, as the gateway publishes them, in bursts of `batch` (a busy
+        # gateway's second, not 10,000 at once: those would all wait in Qt's event queue
+        # together, and the peak, not the log, would set what the process keeps).
+        for start in range(first, first + count, batch):
+            end = min(start + batch, first + count)
 
-        # From another thread, as the gateway publishes them.
-        worker = threading.Thread(target=send)
-        worker.start()
-        worker.join()
-        last = f"req_{first + count - 1:06d}"
-        qtbot.waitUntil(
-            lambda: log.rowCount() > 0 and log.row(0).request_id == last, timeout=60_000
-        )
+            def send(start: int = start, end: int = end) -> None:
+                for n in range(start, end):
+                    bus.publish(record(n))
+
+            worker = threading.Thread(target=send)
+            worker.start()
+            worker.join()
+            qtbot.waitUntil(partial(_newest_is, log, f"req_{end - 1:06d}"), timeout=60_000)
 
     publish(0, 6000)  # warm-up: the table is full and the allocator has its pools
     gc.collect()
@@ -163,4 +166,9 @@ def test_ten_thousand_requests_keep_the_table_and_memory_bounded(
     assert log.rowCount() == 5000
     assert desktop.window.requests.proxy.rowCount() == 5000
     assert log.body_count == 50 and log.body_bytes <= 20 * 1024 * 1024
-    assert grown <= 15 * 1024 * 1024, f"RSS grew by {grown / 1e6:.1f} MB"
+    # 0.2 MB measured; 10,000 records the log failed to drop would be tens of MB.
+    assert grown <= 5 * 1024 * 1024, f"RSS grew by {grown / 1e6:.1f} MB"
+
+
+def _newest_is(log: RequestLogModel, request_id: str) -> bool:
+    return log.rowCount() > 0 and log.row(0).request_id == request_id
