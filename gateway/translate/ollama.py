@@ -7,7 +7,7 @@ answer back to chat-completions chunks, so the one stream translator serves all 
 Source of truth: Ollama's docs/api.md ("Generate a chat completion": messages with `images`,
 `tool_calls` with object arguments, `tool_name`; `think`; `format`; `options`; streamed objects
 with `message.content`, `message.thinking`, `message.tool_calls`, then `done`, `done_reason`,
-`prompt_eval_count`, `eval_count`).
+`prompt_eval_count`, `eval_count`, and in newer releases `prompt_eval_cached_count`).
 """
 
 from __future__ import annotations
@@ -181,10 +181,15 @@ class OllamaChunkAdapter:
             "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
         }
         if obj.get("done"):
-            chunk["usage"] = {
+            chunk["usage"] = usage = {
                 "prompt_tokens": obj.get("prompt_eval_count", 0),
                 "completion_tokens": obj.get("eval_count", 0),
             }
+            # Newer Ollama (ollama#17943, 2026-08): the prompt tokens read from its cache, within
+            # prompt_eval_count, and left out when there were none.
+            cached = obj.get("prompt_eval_cached_count")
+            if isinstance(cached, int):
+                usage["prompt_tokens_details"] = {"cached_tokens": cached}
         return chunk
 
     def response(self, obj: dict[str, Any]) -> dict[str, Any]:

@@ -89,6 +89,8 @@ class OllamaChatRenderer:
             "eval_count": counts.completion,
             "eval_duration": 4535599000,
         }
+        if counts.cached:  # within prompt_eval_count, and omitted when 0 (ollama#17943)
+            final["prompt_eval_cached_count"] = counts.cached
         messages = self._messages(reply)
         if not self.ctx.stream:
             whole: dict[str, Any] = {"role": "assistant", "content": ""}

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from tests.fakes.flavour import estimate_tokens
-from tests.fakes.replies import DEFAULT_TEXT, Reasoning, ToolCall, ToolCalls
+from tests.fakes.replies import DEFAULT_TEXT, Reasoning, Text, ToolCall, ToolCalls, Usage
 from tests.gateway.api.client import Gateway, Start, body, last_record, message_of, post, start_pair
 
 # The gateway's BPE count of "lorem " * n is n + 6: 20,006 tokens here, against Ollama's default
@@ -122,3 +122,21 @@ def test_bare_model_name_finds_the_tagged_model(
     message_of(post(server, body(LONG, max_tokens=4000)))
     assert fake.asked_num_ctx == [131072]
     assert last_record(records).extra["protocol"] == "ollama"
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["json", "sse"])
+def test_ollamas_cached_prompt_tokens_reach_the_client_and_the_record(
+    stream: bool, fake_backend: Start, gateway_server: Gateway
+) -> None:
+    """Newer Ollama says how much of the prompt came from its cache (`prompt_eval_cached_count`,
+    within `prompt_eval_count`); Anthropic counts it apart from `input_tokens`."""
+    fake, server, records = start_pair(
+        fake_backend, gateway_server, "ollama", fake={"version": "0.33.0"}
+    )
+    usage = Usage(prompt_tokens=24_000, completion_tokens=7, cached_tokens=23_950)
+    fake.script(Text("ok", usage=usage))
+    message = message_of(post(server, body(LONG, stream=stream, max_tokens=4000)))
+    assert fake.chat_requests[0].path == "/api/chat"
+    assert message["usage"]["input_tokens"] == 50
+    assert message["usage"]["cache_read_input_tokens"] == 23_950
+    assert last_record(records).cached_tokens == 23_950
