@@ -1,5 +1,6 @@
 """A real `redis-server` (Debian's package, provisioned like the suite's other tools) on a free
-loopback port, for the tests of gateway replicas."""
+loopback port, for the tests of gateway replicas; the fake backend and the operator's config
+file the team tests share."""
 
 from __future__ import annotations
 
@@ -12,14 +13,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.fakes.server import FakeBackend, free_port
+from tests.gateway.api.client import Start
+from tests.gateway.team.helpers import reply_with_usage
 from tests.provision import ensure_debian_packages
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _answers(port: int) -> bool:
@@ -37,7 +34,7 @@ def redis_url(tmp_path: Path) -> Iterator[str]:
     binary = shutil.which("redis-server")
     if binary is None:
         pytest.fail("redis-server is installed but not on PATH; add its folder to PATH")
-    port = _free_port()
+    port = free_port()
     command = [
         binary,
         "--port",
@@ -63,3 +60,18 @@ def redis_url(tmp_path: Path) -> Iterator[str]:
         finally:
             proc.terminate()
             proc.wait(10)
+
+
+@pytest.fixture
+def fake(fake_backend: Start) -> FakeBackend:
+    backend = fake_backend("lmstudio")
+    reply_with_usage(backend)
+    return backend
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Path:
+    """The operator's config file (defaults); clients.toml and the history go beside it."""
+    path = tmp_path / "config.toml"
+    path.write_text("")
+    return path

@@ -17,14 +17,13 @@ import pytest
 
 from tests.e2e.test_serve import Lines
 from tests.fakes.server import FakeBackend
-from tests.gateway.api.client import Start, wait_until
+from tests.gateway.api.client import wait_until
 from tests.gateway.team.helpers import (
     IN,
     OUT,
     add_client,
     ask,
     lmgate,
-    reply_with_usage,
     sdk,
     usage_json,
 )
@@ -74,20 +73,6 @@ def replica(
             out.thread.join(5)
             if console is not None:
                 console += [*lines, *iter(out.queue.get_nowait, None), errors]
-
-
-@pytest.fixture
-def fake(fake_backend: Start) -> FakeBackend:
-    backend = fake_backend("lmstudio")
-    reply_with_usage(backend)
-    return backend
-
-
-@pytest.fixture
-def config(tmp_path: Path) -> Path:
-    path = tmp_path / "config.toml"
-    path.write_text("")
-    return path
 
 
 def _texts(body: dict[str, Any]) -> list[str]:

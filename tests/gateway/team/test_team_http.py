@@ -14,33 +14,17 @@ import httpx
 import pytest
 
 from tests.fakes.server import FakeBackend
-from tests.gateway.api.client import Start, wait_until
+from tests.gateway.api.client import wait_until
 from tests.gateway.team.helpers import (
     IN,
     OUT,
     add_client,
     ask,
-    reply_with_usage,
     run_lmgate,
     sdk,
     team_gateway,
     usage_json,
 )
-
-
-@pytest.fixture
-def fake(fake_backend: Start) -> FakeBackend:
-    backend = fake_backend("lmstudio")
-    reply_with_usage(backend)
-    return backend
-
-
-@pytest.fixture
-def config(tmp_path: Path) -> Path:
-    """The operator's config file (defaults); clients.toml and the history go beside it."""
-    path = tmp_path / "config.toml"
-    path.write_text("")
-    return path
 
 
 def _metric(base: str, key: str, line_start: str) -> int:
