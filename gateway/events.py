@@ -72,7 +72,7 @@ class RequestRecord:
 
     @property
     def served_by(self) -> str:
-        """"backend/model" that answered, else the model the client asked for: what usage is
+        """The "backend/model" that answered, else the model the client asked for: what usage is
         counted under."""
         if self.backend and self.backend_model:
             return f"{self.backend}/{self.backend_model}"

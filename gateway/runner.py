@@ -27,6 +27,7 @@ from gateway.backends.registry import Registry
 from gateway.config import GatewayConfig
 from gateway.errors import GatewayError
 from gateway.events import Bus, EventBus
+from gateway.memory import freeze_startup
 from gateway.server import create_app
 from gateway.team.gate import TeamFiles
 from gateway.upstream.client import Transport
@@ -370,6 +371,8 @@ def serve_forever(
         print(f"lmgate: {exc}. Pass --port with another port.", file=sys.stderr)
         return 2
     detach = attach_log_file(bus)
+    # What lives as long as the process is built by now: out of the collector's way.
+    freeze_startup()
     for notice in notices:
         logging.getLogger("lmgate.config").warning("%s", notice)
         print(f"lmgate: warning: {notice}", file=sys.stderr, flush=True)

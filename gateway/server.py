@@ -68,11 +68,14 @@ def create_app(
             state.threads = shared_threads
         unsubscribe = state.bus.subscribe(team.on_record)
         await state.registry.start()
-        trimmer = asyncio.create_task(HeapTrimmer().run(), name="lmgate-heap-trim")
+        heap = HeapTrimmer()
+        unsubscribe_heap = state.bus.subscribe(heap.note)
+        trimmer = asyncio.create_task(heap.run(), name="lmgate-heap-trim")
         try:
             yield
         finally:
             trimmer.cancel()
+            unsubscribe_heap()
             await state.registry.stop()
             unsubscribe()
             await team.stop()

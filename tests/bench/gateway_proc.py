@@ -14,6 +14,7 @@ from pathlib import Path
 from gateway.config import BackendConfig, GatewayConfig, TeamConfig
 from gateway.events import EventBus
 from gateway.logfile import attach_log_file
+from gateway.memory import freeze_startup
 from gateway.runner import GatewayServer
 from gateway.team.gate import TeamFiles
 from tests.bench.fake import MODEL
@@ -89,6 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     server = GatewayServer(config, bus=bus, transport=args.transport, team_files=files)
     server.start()
     detach = attach_log_file(bus)
+    freeze_startup()  # as `lmgate serve` does
     stopped = stop_event()
     print(server.port, flush=True)
     try:
