@@ -61,6 +61,13 @@ _SSE_HEADERS = [
 ]
 _JSON_HEADERS = [(b"content-type", b"application/json")]
 _PING = encode([("ping", {"type": "ping"})])
+# A line still without its end past _FREE_LINE bytes is read at _LONG_LINE_RATE bytes/s at most:
+# two backends pouring out endless lines (to the 4 MiB cap, again and again: ~780 MB/s) held the
+# event loop, and every other client's p99 went 2.2-2.8x its idle figure (1.0-1.1x paced; the
+# fault soak in tests/bench). A real line that long, never seen from a chat backend, waits
+# ~47 ms for its next 3 MiB.
+_FREE_LINE = 1 << 20
+_LONG_LINE_RATE = 64 << 20
 
 
 class MessagesRelay(Response):
@@ -270,9 +277,13 @@ class MessagesRelay(Response):
         async with self._open() as response:
             self.got_bytes = True
             self.last_byte = loop.time()
+            unframed = 0  # bytes read since the last whole item
             async for data in response.aiter_bytes():
                 self.last_byte = loop.time()
                 events, done, failure = decoder.feed(data)
+                unframed = 0 if events else unframed + len(data)
+                if unframed > _FREE_LINE:
+                    await asyncio.sleep(len(data) / _LONG_LINE_RATE)
                 if failure is None:
                     await self._complete(events)
                 await self._forward(events)

@@ -6,7 +6,9 @@ from __future__ import annotations
 import time
 
 import httpx
+import pytest
 
+from gateway.api import relay
 from tests.fakes.faults import huge_line
 from tests.fakes.wire import GOOD_MODEL, RawBackend, beside_a_good_one
 from tests.gateway.api.client import Gateway, Start, body, error_of
@@ -60,3 +62,25 @@ def test_the_limit_is_a_setting(gateway_server: Gateway) -> None:
         assert_valid_stream(events)
         text = accumulate(events)["content"][0]["text"]
         assert text.endswith("x and more") and len(text) > 49_000
+
+
+def test_a_line_without_its_end_is_read_slowly_past_1_mib(
+    gateway_server: Gateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past 1 MiB without its end, a line is read at a bounded rate (64 MiB/s; 8 MiB/s here), so
+    that a backend pouring out one endless line after another cannot take the event loop from
+    every other client; a line that ends in time goes through whole."""
+    monkeypatch.setattr(relay, "_LONG_LINE_RATE", 8 * MB)
+    with RawBackend(huge_line(50 * MB)) as backend:
+        server = gateway_server(backend.url, commit_after=0)
+        started = time.perf_counter()
+        response = httpx.post(f"{server.url}/v1/messages", json=body(stream=True), timeout=60)
+        elapsed = time.perf_counter() - started
+        name, error = parse_sse(response.content)[-1]
+        assert name == "error" and "longer than 4 MiB" in error["error"]["message"]
+    # From 1 MiB to the 4 MiB cap at 8 MiB/s: 0.375 s at least (read unpaced, ~0.02 s).
+    assert elapsed >= 0.3, f"{elapsed:.3f} s"
+    with RawBackend(huge_line(2 * MB, then_text=" and more")) as backend:
+        server = gateway_server(backend.url)
+        response = httpx.post(f"{server.url}/v1/messages", json=body(stream=True), timeout=30)
+        assert_valid_stream(parse_sse(response.content))
