@@ -135,7 +135,10 @@ def small_objects_to_malloc() -> bool:
     if _TRIM is None or not _pymalloc_in_use():
         return False
     api = ctypes.pythonapi  # calls keep the GIL: no other thread allocates meanwhile
-    get, put = api.PyMem_GetAllocator, api.PyMem_SetAllocator
+    try:
+        get, put = api.PyMem_GetAllocator, api.PyMem_SetAllocator
+    except AttributeError:  # an embedding interpreter that does not export them
+        return False
     for function in (get, put):
         function.argtypes = [ctypes.c_int, ctypes.POINTER(_Allocator)]
         function.restype = None
