@@ -353,7 +353,7 @@ async def measure_faults(
             await run_job(name, client, warm)
     if warm.unaccounted:
         raise RuntimeError(f"the fault run's warm-up failed: {warm.unaccounted}")
-    # Past a tick of the gateway's heap trimmer (5 s): the start is a settled baseline.
+    # Past the heap trimmer's collection and trim after the warm-up (2 s quiet): a settled start.
     await asyncio.sleep(6.0)
     rss_start, fds_start = process.memory_info().rss, process.num_fds()
     tally = Tally()
