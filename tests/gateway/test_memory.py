@@ -108,11 +108,11 @@ def test_while_busy_a_trim_alone_after_growth(monkeypatch: pytest.MonkeyPatch) -
     assert _run(monkeypatch, ticks) == ["trim@-1", "trim@9"]
 
 
-def _python(code: str, **env: str) -> dict[str, object]:
-    """Run `code` in a fresh interpreter with the repository importable; it prints one JSON
-    line last."""
+def _python(code: str, *args: str, **env: str) -> dict[str, object]:
+    """Run `code` in a fresh interpreter (with `args` before `-c`) with the repository
+    importable; it prints one JSON line last."""
     result = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code)],
+        [sys.executable, *args, "-c", textwrap.dedent(code)],
         cwd=REPO,
         env={**os.environ, **env},
         capture_output=True,
@@ -194,13 +194,4 @@ def test_the_switch_declines_where_the_allocator_is_not_plain_pymalloc(
 ) -> None:
     code = "import json; from gateway.memory import small_objects_to_malloc\n"
     code += "print(json.dumps({'switched': small_objects_to_malloc()}))"
-    result = subprocess.run(
-        [sys.executable, *args, "-c", code],
-        cwd=REPO,
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout.strip().splitlines()[-1]) == {"switched": False}, why
+    assert _python(code, *args, **env) == {"switched": False}, why
