@@ -176,8 +176,6 @@ class HeapTrimmer:
         self.quiet = quiet
         self.every = every
         self.threshold = threshold
-        self.trims = 0
-        self.collections = 0
         self._ended = 0
         self._sleep = sleep
 
@@ -206,7 +204,6 @@ class HeapTrimmer:
             if busy and still >= self.quiet:
                 busy, since_check = False, 0.0
                 gc.collect()  # the free lists (see the module docstring)
-                self.collections += 1
                 floor = await self._trim()
                 continue
             since_check += self.tick
@@ -222,7 +219,6 @@ class HeapTrimmer:
     async def _trim(self) -> int:
         before = resident_bytes() or 0
         await asyncio.to_thread(malloc_trim)
-        self.trims += 1
         after = resident_bytes() or 0
         log.debug("heap trimmed: %.1f → %.1f MB resident", before / 2**20, after / 2**20)
         return after
