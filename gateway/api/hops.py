@@ -93,30 +93,29 @@ class Hops:
     async def first(self) -> Hop:
         """The first choice that can be planned; when none can, the error the client must hear
         (a prompt too long anywhere first: on it, Claude Code compacts)."""
-        failure: GatewayError | None = None
-        while self._left:
-            choice = self._left.pop(0)
-            try:
-                return await self._plan(choice)
-            except _PASSED_OVER as exc:
-                self._passed_over(choice, exc)
-                if failure is None or (
-                    isinstance(exc, PromptTooLong) and not isinstance(failure, PromptTooLong)
-                ):
-                    failure = exc
-        assert failure is not None, "a request has at least one choice"
-        raise failure
+        passed: list[GatewayError] = []
+        hop = await self._next_planned(passed)
+        if hop is not None:
+            return hop
+        assert passed, "a request has at least one choice"
+        raise next((exc for exc in passed if isinstance(exc, PromptTooLong)), passed[0])
 
     async def next(self, error: GatewayError) -> Hop | None:
         """The hop after `error`; None when no choice is left that could do better."""
         if isinstance(error, PromptTooLong):
             self._drop_too_small(error.tokens)
+        return await self._next_planned([])
+
+    async def _next_planned(self, passed: list[GatewayError]) -> Hop | None:
+        """The next choice left that can be planned; the errors of those passed over on the way
+        go in `passed`."""
         while self._left:
             choice = self._left.pop(0)
             try:
                 return await self._plan(choice)
             except _PASSED_OVER as exc:
                 self._passed_over(choice, exc)
+                passed.append(exc)
         return None
 
     async def _plan(self, choice: Choice) -> Hop:

@@ -24,6 +24,20 @@ def utc_day(now: float) -> str:
     return time.strftime("%Y%m%d", time.gmtime(now))
 
 
+def _limited(message: str, kind: str, limit: int, reset: float, now: float) -> RateLimited:
+    """A 429 with Anthropic's rate-limit headers for `kind` ("tokens" or "requests")."""
+    header = f"anthropic-ratelimit-{kind}"
+    return RateLimited(
+        message,
+        retry_after=reset - now,
+        limits={
+            f"{header}-limit": str(limit),
+            f"{header}-remaining": "0",
+            f"{header}-reset": _rfc3339(reset),
+        },
+    )
+
+
 def _rfc3339(at: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(at))
 
@@ -82,30 +96,25 @@ class Limiter:
             spent = await self.counters.spent(client.name, utc_day(now))
             if spent >= client.daily_tokens:
                 reset = (now // _DAY + 1) * _DAY
-                raise RateLimited(
+                raise _limited(
                     f"client {client.name!r} has used its daily budget of "
                     f"{client.daily_tokens} tokens ({spent} used); it renews at "
                     f"{_rfc3339(reset)}",
-                    retry_after=reset - now,
-                    limits={
-                        "anthropic-ratelimit-tokens-limit": str(client.daily_tokens),
-                        "anthropic-ratelimit-tokens-remaining": "0",
-                        "anthropic-ratelimit-tokens-reset": _rfc3339(reset),
-                    },
+                    "tokens",
+                    client.daily_tokens,
+                    reset,
+                    now,
                 )
         if client.rpm is not None:
             minute = int(now // 60)
             count = await self.counters.hit(client.name, minute)
             if count > client.rpm:
-                reset = (minute + 1) * 60.0
-                raise RateLimited(
+                raise _limited(
                     f"client {client.name!r} has sent more than {client.rpm} requests this minute",
-                    retry_after=reset - now,
-                    limits={
-                        "anthropic-ratelimit-requests-limit": str(client.rpm),
-                        "anthropic-ratelimit-requests-remaining": "0",
-                        "anthropic-ratelimit-requests-reset": _rfc3339(reset),
-                    },
+                    "requests",
+                    client.rpm,
+                    (minute + 1) * 60.0,
+                    now,
                 )
 
     async def charge(self, client: str, tokens: int) -> None:
