@@ -9,9 +9,12 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+import anthropic
+from anthropic.lib.streaming import BetaMessageStreamManager
+
 from tests.paths import load_fixture
 
-__all__ = ["BASES", "ClaudeCodeSession", "TURN_COUNT"]
+__all__ = ["BASES", "ClaudeCodeSession", "TURN_COUNT", "sdk_stream"]
 
 # The captured first requests a session starts from, one per Claude Code version.
 BASES = ("claude-code-2.1.197-print-say-hi", "claude-code-2.1.332-print-toolsearch-turn1")
@@ -118,3 +121,18 @@ class ClaudeCodeSession:
         last_user = next(m for m in reversed(messages) if m["role"] == "user")
         if isinstance(last_user["content"], list) and last_user["content"]:
             last_user["content"][-1]["cache_control"] = dict(_CACHE)
+
+
+def sdk_stream(
+    client: anthropic.Anthropic, body: dict[str, Any], headers: dict[str, str]
+) -> BetaMessageStreamManager:
+    """One turn's request body sent streamed through the official SDK, as Claude Code sends it
+    (the SDK's beta messages, every field it does not name passed as it is)."""
+    named = ("model", "max_tokens", "messages", "stream")
+    return client.beta.messages.stream(
+        model=body["model"],
+        max_tokens=body["max_tokens"],
+        messages=body["messages"],
+        extra_body={k: v for k, v in body.items() if k not in named},
+        extra_headers=headers,
+    )

@@ -17,7 +17,7 @@ from typing import Any
 
 import anthropic
 
-from tests.claude_session import ClaudeCodeSession
+from tests.claude_session import ClaudeCodeSession, sdk_stream
 
 __all__ = ["BASE", "TURNS", "TurnFigures", "run_session"]
 
@@ -60,16 +60,9 @@ def run_session(url: str, model: str, tag: str, turns: int = TURNS) -> list[Turn
 def _turn(
     client: anthropic.Anthropic, body: dict[str, Any], headers: dict[str, str]
 ) -> tuple[list[dict[str, Any]], TurnFigures]:
-    named = ("model", "max_tokens", "messages", "stream")
     started = time.perf_counter()
     first: float | None = None
-    with client.beta.messages.stream(
-        model=body["model"],
-        max_tokens=body["max_tokens"],
-        messages=body["messages"],
-        extra_body={k: v for k, v in body.items() if k not in named},
-        extra_headers=headers,
-    ) as stream:
+    with sdk_stream(client, body, headers) as stream:
         for event in stream:
             if first is None and event.type == "content_block_delta":
                 first = time.perf_counter()

@@ -28,6 +28,7 @@ __all__ = [
     "post",
     "start_pair",
     "streaming",
+    "wait_for_probe",
     "wait_until",
 ]
 
@@ -108,17 +109,22 @@ def start_pair(
     server = gateway_server(backend.url, bus=bus, **config)
     # The registry gives its first probe up to 3 s before the gateway serves; on a loaded machine
     # it may take longer, and until then a backend is spoken to as plain chat completions.
+    wait_for_probe(server)
+    return backend, server, sink
+
+
+def wait_for_probe(server: GatewayServer) -> None:
+    """Until a probe finds every backend up. Under heavy load a probe can time out (300 ms
+    connect, 1 s read) and mark a backend down for a moment; the fakes are up, so wait for the
+    probe that says so."""
     registry = server.registry
     assert registry is not None
-    # Under heavy load a probe can time out (300 ms connect, 1 s read) and mark it down for a
-    # moment; the fake is up, so wait for the probe that says so.
     registry.probe_soon()
     wait_until(
         lambda: all(b.state == "up" for b in registry.snapshot().backends),
         "a probe that finds the backend up",
         timeout=20,
     )
-    return backend, server, sink
 
 
 def last_record(sink: RecordSink, count: int = 1) -> RequestRecord:

@@ -26,10 +26,10 @@ import pytest
 
 from gateway.config import BackendConfig
 from gateway.events import EventBus, RequestRecord
-from tests.claude_session import BASES, TURN_COUNT, ClaudeCodeSession
+from tests.claude_session import BASES, TURN_COUNT, ClaudeCodeSession, sdk_stream
 from tests.fakes.replies import Reasoning, Reply, Text, ToolCall, ToolCalls
 from tests.fakes.server import FakeBackend
-from tests.gateway.api.client import Gateway, Start, wait_until
+from tests.gateway.api.client import Gateway, Start, wait_for_probe
 from tests.paths import load_fixture
 from tests.records import RecordSink
 
@@ -53,14 +53,7 @@ def start(
     sink = RecordSink(bus)
     config = BackendConfig(id="fake", url=backend.url, protocol=protocol)
     server = gateway_server(backend.url, backends=[config], big=model, small=model, bus=bus)
-    registry = server.registry
-    assert registry is not None
-    registry.probe_soon()
-    wait_until(
-        lambda: all(b.state == "up" for b in registry.snapshot().backends),
-        "a probe that finds the backend up",
-        timeout=20,
-    )
+    wait_for_probe(server)
     client = anthropic.Anthropic(base_url=server.url, api_key="x", max_retries=0)
     return backend, client, sink
 
@@ -70,14 +63,7 @@ def send(
 ) -> tuple[list[dict[str, Any]], str]:
     """One streamed turn through the official SDK: the answer's blocks as Claude Code keeps
     them, and its id."""
-    named = ("model", "max_tokens", "messages", "stream")
-    with client.beta.messages.stream(
-        model=body["model"],
-        max_tokens=body["max_tokens"],
-        messages=body["messages"],
-        extra_body={k: v for k, v in body.items() if k not in named},
-        extra_headers=headers,
-    ) as stream:
+    with sdk_stream(client, body, headers) as stream:
         message = stream.get_final_message()
     return [block.model_dump(exclude_none=True) for block in message.content], message.id
 
